@@ -1,0 +1,444 @@
+//! Packet views over raw IPv4 bytes, and packet building.
+//!
+//! [`parse`] turns the bytes a host or a capture hands us into a [`Packet`]: the IPv4
+//! header fields plus a transport-layer summary ([`L4`]). Parsing never panics and
+//! never allocates. Errors are split the way the kernel splits them:
+//!
+//! * a broken IPv4 header is a [`WireError`]: `ip_rcv()` drops such a packet before
+//!   netfilter ever sees it;
+//! * a broken transport header is [`L4::Malformed`]: netfilter sees the packet, conntrack
+//!   cannot track it, and the filter table sees it as INVALID.
+//!
+//! Header fields are read with `etherparse`; TCP options are walked the way
+//! `nf_conntrack_proto_tcp.c` walks them (a malformed option ends the walk silently).
+
+mod build;
+mod checksum;
+mod tcp_options;
+
+pub use build::{decode_hex, BuildError, IcmpSpec, IpSpec, PacketSpec, TcpOptionsSpec, TcpSpec, Transport, UdpSpec};
+pub use checksum::{ipv4_header_checksum, transport_checksum_ok};
+pub use tcp_options::TcpOptions;
+
+use core::fmt;
+use std::net::Ipv4Addr;
+
+/// IP protocol numbers the engine knows by name.
+pub mod proto {
+    pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const GRE: u8 = 47;
+    pub const UDPLITE: u8 = 136;
+}
+
+/// TCP flag bits as they sit in byte 13 of the TCP header.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+
+    /// Flags in the order tcpdump and the kernel-oracle print them (`SFRPAUEC`).
+    pub const LETTERS: [(char, u8); 8] = [
+        ('S', SYN),
+        ('F', FIN),
+        ('R', RST),
+        ('P', PSH),
+        ('A', ACK),
+        ('U', URG),
+        ('E', ECE),
+        ('C', CWR),
+    ];
+
+    /// `"SA"`, `"FA"`, `"R"`...; `"-"` for no flags.
+    pub fn to_letters(flags: u8) -> String {
+        let s: String = LETTERS
+            .iter()
+            .filter(|(_, bit)| flags & bit != 0)
+            .map(|(c, _)| *c)
+            .collect();
+        if s.is_empty() {
+            "-".into()
+        } else {
+            s
+        }
+    }
+
+    /// Parses flag letters (any order, case-insensitive; `|`, `,`, `+` and spaces ignored).
+    pub fn from_letters(text: &str) -> Result<u8, char> {
+        let mut bits = 0;
+        for ch in text.chars() {
+            if "|,+ ".contains(ch) {
+                continue;
+            }
+            let up = ch.to_ascii_uppercase();
+            match LETTERS.iter().find(|(c, _)| *c == up) {
+                Some((_, bit)) => bits |= bit,
+                None => return Err(ch),
+            }
+        }
+        Ok(bits)
+    }
+}
+
+/// Why the IPv4 layer of a packet is unusable (the kernel drops it in `ip_rcv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    /// Fewer than 20 bytes.
+    TooShort { len: usize },
+    /// The version nibble is not 4.
+    NotIpv4 { version: u8 },
+    /// IHL below 5 words, or beyond the bytes present.
+    BadHeaderLength { ihl: u8 },
+    /// The total-length field is smaller than the header or larger than the bytes present.
+    BadTotalLength { total_len: u16, available: usize },
+    /// The IPv4 header checksum does not verify.
+    BadHeaderChecksum,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::TooShort { len } => write!(f, "packet too short for an IPv4 header ({len} bytes)"),
+            WireError::NotIpv4 { version } => write!(f, "not an IPv4 packet (version {version})"),
+            WireError::BadHeaderLength { ihl } => write!(f, "bad IPv4 header length (ihl {ihl})"),
+            WireError::BadTotalLength { total_len, available } => write!(
+                f,
+                "bad IPv4 total length {total_len} ({available} bytes present)"
+            ),
+            WireError::BadHeaderChecksum => write!(f, "bad IPv4 header checksum"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// The IPv4 header fields the engine uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Info {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: u8,
+    pub ttl: u8,
+    pub tos: u8,
+    pub id: u16,
+    /// The total-length field: bytes beyond it are link-layer padding and ignored.
+    pub total_len: u16,
+    /// Header length in bytes (IHL * 4).
+    pub header_len: u16,
+    pub dont_fragment: bool,
+    pub more_fragments: bool,
+    /// Fragment offset in 8-byte units.
+    pub fragment_offset: u16,
+}
+
+impl Ipv4Info {
+    /// True for any piece of a fragmented datagram (MF set or a non-zero offset).
+    pub fn is_fragment(&self) -> bool {
+        self.more_fragments || self.fragment_offset != 0
+    }
+
+    /// Bytes of transport-layer data (header included).
+    pub fn payload_len(&self) -> u16 {
+        self.total_len - self.header_len
+    }
+}
+
+/// A parsed IPv4 packet. Offsets refer to the byte slice that was parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet {
+    pub ip: Ipv4Info,
+    pub l4: L4,
+}
+
+/// The transport layer as conntrack sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4 {
+    Tcp(TcpInfo),
+    Udp(UdpInfo),
+    Icmp(IcmpInfo),
+    /// Any other protocol: conntrack tracks it by addresses only.
+    Other,
+    /// A non-first fragment: no transport header to read.
+    Fragment,
+    /// The transport header is truncated or inconsistent.
+    Malformed(L4Error),
+}
+
+/// Why a transport header could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4Error {
+    /// Fewer bytes than the fixed header (`"truncated packet"` / `"short packet"`).
+    Truncated { protocol: u8 },
+    /// TCP data offset below 5 words or beyond the segment.
+    BadDataOffset { data_offset: u8 },
+}
+
+impl fmt::Display for L4Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            L4Error::Truncated { protocol: proto::TCP } => f.write_str("truncated packet"),
+            L4Error::Truncated { .. } => f.write_str("short packet"),
+            L4Error::BadDataOffset { .. } => f.write_str("truncated packet"),
+        }
+    }
+}
+
+/// A TCP segment's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// Byte 13 of the header: CWR ECE URG ACK PSH RST SYN FIN.
+    pub flags: u8,
+    pub window: u16,
+    pub urgent: u16,
+    /// Header length in bytes (data offset * 4).
+    pub header_len: u8,
+    pub options: TcpOptions,
+    /// Bytes of payload after the header.
+    pub payload_len: u16,
+    /// Offset of the TCP header in the packet.
+    pub offset: u16,
+}
+
+impl TcpInfo {
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+    /// Offset of the payload in the packet.
+    pub fn payload_offset(&self) -> usize {
+        self.offset as usize + self.header_len as usize
+    }
+}
+
+/// A UDP datagram's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpInfo {
+    pub sport: u16,
+    pub dport: u16,
+    /// The length field (header + payload).
+    pub length: u16,
+    pub checksum: u16,
+    /// Bytes after the 8-byte header, up to the IP total length.
+    pub payload_len: u16,
+    pub offset: u16,
+}
+
+/// ICMP types conntrack cares about.
+pub mod icmp_type {
+    pub const ECHO_REPLY: u8 = 0;
+    pub const DEST_UNREACH: u8 = 3;
+    pub const SOURCE_QUENCH: u8 = 4;
+    pub const REDIRECT: u8 = 5;
+    pub const ECHO: u8 = 8;
+    pub const TIME_EXCEEDED: u8 = 11;
+    pub const PARAMETER_PROBLEM: u8 = 12;
+    pub const TIMESTAMP: u8 = 13;
+    pub const TIMESTAMP_REPLY: u8 = 14;
+    pub const INFO_REQUEST: u8 = 15;
+    pub const INFO_REPLY: u8 = 16;
+    pub const ADDRESS: u8 = 17;
+    pub const ADDRESS_REPLY: u8 = 18;
+
+    /// Error messages quote the packet that caused them (`icmp_is_err`).
+    pub fn is_error(t: u8) -> bool {
+        matches!(t, DEST_UNREACH | SOURCE_QUENCH | REDIRECT | TIME_EXCEEDED | PARAMETER_PROBLEM)
+    }
+}
+
+/// An ICMP message's header, and for error messages the quoted packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpInfo {
+    pub icmp_type: u8,
+    pub code: u8,
+    pub checksum: u16,
+    /// Bytes 4..8: identifier and sequence for echo-like messages.
+    pub rest: [u8; 4],
+    /// For error types: the quoted packet's header, if it could be read.
+    pub inner: Option<InnerPacket>,
+    pub offset: u16,
+}
+
+impl IcmpInfo {
+    /// The echo identifier (bytes 4..6).
+    pub fn id(&self) -> u16 {
+        u16::from_be_bytes([self.rest[0], self.rest[1]])
+    }
+    /// The echo sequence number (bytes 6..8).
+    pub fn sequence(&self) -> u16 {
+        u16::from_be_bytes([self.rest[2], self.rest[3]])
+    }
+}
+
+/// The header of the packet an ICMP error quotes (IP header + first 8 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InnerPacket {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: u8,
+    pub is_fragment: bool,
+    /// The first bytes of the quoted transport header (zero-filled when missing).
+    pub l4_head: [u8; 8],
+    /// How many of `l4_head`'s bytes were actually present.
+    pub l4_len: u8,
+}
+
+impl InnerPacket {
+    /// Ports of a quoted TCP/UDP header, if at least 4 bytes were quoted.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        (self.l4_len >= 4).then(|| {
+            (
+                u16::from_be_bytes([self.l4_head[0], self.l4_head[1]]),
+                u16::from_be_bytes([self.l4_head[2], self.l4_head[3]]),
+            )
+        })
+    }
+}
+
+/// Parses raw IPv4 bytes. See the module docs for what is an error and what is
+/// a malformed transport header.
+pub fn parse(bytes: &[u8]) -> Result<Packet, WireError> {
+    let ip = parse_ipv4(bytes)?;
+    let data = &bytes[..ip.total_len as usize];
+    let l4 = if ip.fragment_offset != 0 {
+        L4::Fragment
+    } else {
+        parse_l4(data, &ip)
+    };
+    Ok(Packet { ip, l4 })
+}
+
+fn parse_ipv4(bytes: &[u8]) -> Result<Ipv4Info, WireError> {
+    use etherparse::err::ipv4::{HeaderError, HeaderSliceError};
+    let hdr = etherparse::Ipv4HeaderSlice::from_slice(bytes).map_err(|e| match e {
+        HeaderSliceError::Len(_) if bytes.len() < 20 => WireError::TooShort { len: bytes.len() },
+        HeaderSliceError::Len(_) => WireError::BadHeaderLength { ihl: bytes[0] & 0x0f },
+        HeaderSliceError::Content(HeaderError::UnexpectedVersion { version_number }) => {
+            WireError::NotIpv4 { version: version_number }
+        }
+        HeaderSliceError::Content(HeaderError::HeaderLengthSmallerThanHeader { ihl }) => {
+            WireError::BadHeaderLength { ihl }
+        }
+    })?;
+    let header_len = u16::from(hdr.ihl()) * 4;
+    let total_len = hdr.total_len();
+    if total_len < header_len || total_len as usize > bytes.len() {
+        return Err(WireError::BadTotalLength { total_len, available: bytes.len() });
+    }
+    if ipv4_header_checksum(hdr.slice()) != 0 {
+        return Err(WireError::BadHeaderChecksum);
+    }
+    Ok(Ipv4Info {
+        src: hdr.source_addr(),
+        dst: hdr.destination_addr(),
+        protocol: hdr.protocol().0,
+        ttl: hdr.ttl(),
+        tos: bytes[1],
+        id: hdr.identification(),
+        total_len,
+        header_len,
+        dont_fragment: hdr.dont_fragment(),
+        more_fragments: hdr.more_fragments(),
+        fragment_offset: hdr.fragments_offset().value(),
+    })
+}
+
+fn parse_l4(data: &[u8], ip: &Ipv4Info) -> L4 {
+    let off = ip.header_len as usize;
+    let seg = &data[off..];
+    match ip.protocol {
+        proto::TCP => parse_tcp(seg, off as u16),
+        proto::UDP => parse_udp(seg, off as u16),
+        proto::ICMP => parse_icmp(seg, off as u16),
+        _ => L4::Other,
+    }
+}
+
+fn parse_tcp(seg: &[u8], offset: u16) -> L4 {
+    if seg.len() < 20 {
+        return L4::Malformed(L4Error::Truncated { protocol: proto::TCP });
+    }
+    let hdr = match etherparse::TcpHeaderSlice::from_slice(seg) {
+        Ok(h) => h,
+        Err(_) => {
+            return L4::Malformed(L4Error::BadDataOffset { data_offset: seg[12] >> 4 });
+        }
+    };
+    let header_len = hdr.data_offset() * 4;
+    L4::Tcp(TcpInfo {
+        sport: hdr.source_port(),
+        dport: hdr.destination_port(),
+        seq: hdr.sequence_number(),
+        ack: hdr.acknowledgment_number(),
+        flags: seg[13],
+        window: hdr.window_size(),
+        urgent: hdr.urgent_pointer(),
+        header_len,
+        options: TcpOptions::parse(hdr.options()),
+        payload_len: (seg.len() - header_len as usize) as u16,
+        offset,
+    })
+}
+
+fn parse_udp(seg: &[u8], offset: u16) -> L4 {
+    let Ok(hdr) = etherparse::UdpHeaderSlice::from_slice(seg) else {
+        return L4::Malformed(L4Error::Truncated { protocol: proto::UDP });
+    };
+    L4::Udp(UdpInfo {
+        sport: hdr.source_port(),
+        dport: hdr.destination_port(),
+        length: hdr.length(),
+        checksum: hdr.checksum(),
+        payload_len: (seg.len() - 8) as u16,
+        offset,
+    })
+}
+
+fn parse_icmp(seg: &[u8], offset: u16) -> L4 {
+    let Ok(msg) = etherparse::Icmpv4Slice::from_slice(seg) else {
+        return L4::Malformed(L4Error::Truncated { protocol: proto::ICMP });
+    };
+    let icmp_type = msg.type_u8();
+    let inner = if icmp_type::is_error(icmp_type) { parse_inner(&seg[8..]) } else { None };
+    L4::Icmp(IcmpInfo {
+        icmp_type,
+        code: msg.code_u8(),
+        checksum: msg.checksum(),
+        rest: msg.bytes5to8(),
+        inner,
+        offset,
+    })
+}
+
+/// Reads a quoted packet the way `nf_ct_get_tuplepr` does: an IPv4 header
+/// (its checksum and total length are not checked) and up to 8 bytes after it.
+fn parse_inner(quoted: &[u8]) -> Option<InnerPacket> {
+    if quoted.len() < 20 || quoted[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = (quoted[0] & 0x0f) as usize * 4;
+    if ihl < 20 || ihl > quoted.len() {
+        return None;
+    }
+    let frag = u16::from_be_bytes([quoted[6], quoted[7]]);
+    let l4 = &quoted[ihl..];
+    let n = l4.len().min(8);
+    let mut l4_head = [0u8; 8];
+    l4_head[..n].copy_from_slice(&l4[..n]);
+    Some(InnerPacket {
+        src: Ipv4Addr::new(quoted[12], quoted[13], quoted[14], quoted[15]),
+        dst: Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]),
+        protocol: quoted[9],
+        is_fragment: frag & 0x1fff != 0,
+        l4_head,
+        l4_len: n as u8,
+    })
+}
