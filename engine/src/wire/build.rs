@@ -239,7 +239,7 @@ impl std::error::Error for BuildError {}
 /// Decodes a hex string (spaces allowed).
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, BuildError> {
     let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if clean.len() % 2 != 0 {
+    if !clean.len().is_multiple_of(2) {
         return Err(BuildError::BadHex(text.into()));
     }
     clean
@@ -400,4 +400,32 @@ mod tests {
         let bytes = spec.build().unwrap();
         assert!(!transport_checksum_ok(&bytes, &parse(&bytes).unwrap()));
     }
+}
+
+/// The most an ICMP error may quote: 576 bytes minus its own IP and ICMP headers.
+pub const ICMP_ERROR_QUOTE_MAX: usize = 576 - 20 - 8;
+
+/// The ICMP error a Linux router sends about `offending` (`icmp_send`): from `src`
+/// (the router's address towards the sender) back to the offending packet's source,
+/// TOS `(tos & 0x1e) | 0xc0`, TTL 64, no DF, quoting as much of the packet as fits in
+/// 576 bytes. `rest` is the word after the checksum (the next-hop MTU for "fragmentation
+/// needed"). The IP id is the caller's (the kernel picks a random one).
+pub fn icmp_error_reply(offending: &[u8], icmp_type: u8, code: u8, rest: u32, src: Ipv4Addr, ip_id: u16) -> Vec<u8> {
+    let quoted = &offending[..offending.len().min(ICMP_ERROR_QUOTE_MAX)];
+    let dst = Ipv4Addr::new(offending[12], offending[13], offending[14], offending[15]);
+    let spec = PacketSpec {
+        ip: IpSpec { id: ip_id, tos: (offending[1] & 0x1e) | 0xc0, ..IpSpec::new(src, dst) },
+        transport: Transport::Icmp(IcmpSpec {
+            icmp_type,
+            code,
+            id: 0,
+            seq: 0,
+            payload: Vec::new(),
+            quoted: Some(quoted.to_vec()),
+            rest,
+            bad_csum: false,
+        }),
+    };
+    // A quote of at most 548 bytes always fits.
+    spec.build().unwrap_or_default()
 }

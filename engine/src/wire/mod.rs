@@ -16,7 +16,7 @@ mod build;
 mod checksum;
 mod tcp_options;
 
-pub use build::{decode_hex, BuildError, IcmpSpec, IpSpec, PacketSpec, TcpOptionsSpec, TcpSpec, Transport, UdpSpec};
+pub use build::{decode_hex, icmp_error_reply, ICMP_ERROR_QUOTE_MAX, BuildError, IcmpSpec, IpSpec, PacketSpec, TcpOptionsSpec, TcpSpec, Transport, UdpSpec};
 pub use checksum::{ipv4_header_checksum, transport_checksum_ok};
 pub use tcp_options::TcpOptions;
 

@@ -45,7 +45,7 @@ impl TcpOptions {
                 (2, 4) => o.mss = Some(u16::from_be_bytes([body[0], body[1]])),
                 (3, 3) => o.wscale = Some(body[0].min(MAX_WSCALE)),
                 (4, 2) => o.sack_permitted = true,
-                (5, _) if size >= 10 && (size - 2) % 8 == 0 && !seen_sack => {
+                (5, _) if size >= 10 && (size - 2).is_multiple_of(8) && !seen_sack => {
                     seen_sack = true;
                     for block in body.chunks_exact(8).take(4) {
                         let left = u32::from_be_bytes([block[0], block[1], block[2], block[3]]);

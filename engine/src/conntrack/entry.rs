@@ -1,0 +1,124 @@
+//! One tracked connection.
+
+use super::tcp::TcpConn;
+use super::tuple::{Direction, Tuple};
+
+/// Status bits of a connection (`enum ip_conntrack_status` in the kernel's uapi).
+pub mod status {
+    /// Created from a helper's expectation (e.g. an FTP data connection).
+    pub const EXPECTED: u32 = 1 << 0;
+    /// A packet was seen in the reply direction. Never cleared.
+    pub const SEEN_REPLY: u32 = 1 << 1;
+    /// Early drop spares it. Never cleared.
+    pub const ASSURED: u32 = 1 << 2;
+    /// In the table (the first packet was accepted).
+    pub const CONFIRMED: u32 = 1 << 3;
+    pub const SRC_NAT: u32 = 1 << 4;
+    pub const DST_NAT: u32 = 1 << 5;
+    pub const SEQ_ADJUST: u32 = 1 << 6;
+    pub const SRC_NAT_DONE: u32 = 1 << 7;
+    pub const DST_NAT_DONE: u32 = 1 << 8;
+    pub const DYING: u32 = 1 << 9;
+    pub const FIXED_TIMEOUT: u32 = 1 << 10;
+    pub const TEMPLATE: u32 = 1 << 11;
+    pub const UNTRACKED: u32 = 1 << 12;
+    pub const HELPER: u32 = 1 << 13;
+    pub const OFFLOAD: u32 = 1 << 14;
+    pub const HW_OFFLOAD: u32 = 1 << 15;
+}
+
+/// Protocol-specific tracking state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtoState {
+    Tcp(Box<TcpConn>),
+    /// UDP: the moment after which traffic following a reply makes it a stream.
+    Udp { stream_after_ms: u64 },
+    Icmp,
+    /// GRE (version 0 is tracked like a generic protocol with zero keys).
+    Gre,
+    Generic,
+}
+
+/// Application-layer helpers that can be attached to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Helper {
+    Ftp,
+}
+
+impl Helper {
+    pub fn name(self) -> &'static str {
+        match self {
+            Helper::Ftp => "ftp",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Helper> {
+        match name {
+            "ftp" => Some(Helper::Ftp),
+            _ => None,
+        }
+    }
+}
+
+/// A connection entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// A number unique over the table's lifetime (like the kernel's ct id).
+    pub id: u32,
+    /// `tuple[0]` is the original tuple, `tuple[1]` the reply tuple.
+    pub tuple: [Tuple; 2],
+    /// [`status`] bits.
+    pub status: u32,
+    /// When the entry expires, in engine milliseconds.
+    pub expires_ms: u64,
+    /// When the entry was created.
+    pub created_ms: u64,
+    pub proto: ProtoState,
+    pub mark: u32,
+    pub helper: Option<Helper>,
+    /// The connection whose helper expected this one.
+    pub master: Option<u32>,
+    /// Packets and bytes per direction (shown with `nf_conntrack_acct=1`).
+    pub counters: [(u64, u64); 2],
+}
+
+impl Entry {
+    pub fn original(&self) -> &Tuple {
+        &self.tuple[0]
+    }
+    pub fn reply(&self) -> &Tuple {
+        &self.tuple[1]
+    }
+    pub fn tuple(&self, dir: Direction) -> &Tuple {
+        &self.tuple[dir.index()]
+    }
+    pub fn has(&self, bit: u32) -> bool {
+        self.status & bit != 0
+    }
+    pub fn is_assured(&self) -> bool {
+        self.has(status::ASSURED)
+    }
+    pub fn seen_reply(&self) -> bool {
+        self.has(status::SEEN_REPLY)
+    }
+    /// Whole seconds left, rounded down, as `/proc/net/nf_conntrack` prints them.
+    pub fn timeout_secs(&self, now_ms: u64) -> u64 {
+        self.expires_ms.saturating_sub(now_ms) / 1000
+    }
+    /// The kernel considers an entry expired once its deadline is reached.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_ms <= now_ms
+    }
+    /// The TCP state, for TCP entries.
+    pub fn tcp(&self) -> Option<&TcpConn> {
+        match &self.proto {
+            ProtoState::Tcp(t) => Some(t),
+            _ => None,
+        }
+    }
+    /// The kernel's protocol state name (`ESTABLISHED`...), for TCP entries.
+    pub fn state_name(&self) -> Option<&'static str> {
+        self.tcp().map(|t| t.state.name())
+    }
+}

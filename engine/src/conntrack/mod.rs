@@ -1,0 +1,764 @@
+//! Connection tracking with the Linux kernel's semantics (`nf_conntrack`).
+//!
+//! For every packet, [`Conntrack::track`] finds or creates the packet's connection
+//! entry, runs the protocol tracker (TCP state machine and window checks, UDP stream
+//! detection, ICMP request/reply matching, ICMP errors), and returns a [`Tracked`]:
+//! the packet's [`CtState`] for `-m state`, and why it is INVALID when it is.
+//!
+//! As in the kernel, a new entry is *unconfirmed* until its first packet has made it
+//! through the filter: [`Conntrack::confirm`] inserts it (event NEW) and runs helpers;
+//! [`Conntrack::abort`] forgets it when the packet is dropped, so a dropped first
+//! packet leaves no entry. Updates of existing entries happen at once, whatever the
+//! filter decides later, because the kernel tracks in PREROUTING, before filtering.
+//!
+//! Time is an input: every call takes `now_ms`. Entries expire lazily when a lookup
+//! meets them and on [`Conntrack::advance`].
+
+pub mod ctinfo;
+pub mod entry;
+pub mod events;
+pub mod expect;
+pub mod helper;
+pub mod proc;
+pub mod settings;
+pub mod table;
+pub mod tcp;
+pub mod tuple;
+
+pub use ctinfo::{CtInfo, CtState};
+pub use entry::{status, Entry, Helper, ProtoState};
+pub use events::{Event, EventKind};
+pub use expect::{Expectation, Expectations};
+pub use settings::{SettingError, Settings};
+pub use table::Slot;
+pub use tcp::{TcpConn, TcpOutcome, TcpState};
+pub use tuple::{Direction, Tuple};
+
+use crate::wire::{self, icmp_type, proto, IcmpInfo, Packet, L4};
+use hashbrown::HashMap;
+use helper::{HelperOutcome, HelperState};
+use table::Table;
+
+/// The largest ICMP type conntrack accepts (`NR_ICMP_TYPES`).
+const MAX_ICMP_TYPE: u8 = 18;
+/// FTP's expectation policy: one pending data connection per control connection.
+const MAX_EXPECTED_PER_MASTER: usize = 1;
+
+/// Which connection a packet is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnRef {
+    /// An entry in the table.
+    Table(Slot),
+    /// The entry this packet just created (unconfirmed) or just killed.
+    InFlight,
+}
+
+/// Raw-table decisions that reach conntrack (`-j CT --notrack`, `-j CT --helper`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Template {
+    pub notrack: bool,
+    pub helper: Option<Helper>,
+}
+
+/// What conntrack made of a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub state: CtState,
+    /// The kernel's ctinfo, when a connection is attached.
+    pub info: Option<CtInfo>,
+    pub conn: Option<ConnRef>,
+    /// The packet created a (still unconfirmed) entry.
+    pub created: bool,
+    /// Why the packet is INVALID, or why the tracker ignored it (`nf_conntrack_log_invalid` wording).
+    pub reason: Option<String>,
+    /// The tracker let the packet pass without updating the entry.
+    pub ignored: bool,
+    /// TCP state before → after.
+    pub transition: Option<(TcpState, TcpState)>,
+    /// Conntrack drops the packet itself (table full): it never reaches the filter.
+    pub drop: Option<&'static str>,
+}
+
+impl Tracked {
+    fn invalid(reason: impl Into<String>) -> Tracked {
+        Tracked {
+            state: CtState::Invalid,
+            info: None,
+            conn: None,
+            created: false,
+            reason: Some(reason.into()),
+            ignored: false,
+            transition: None,
+            drop: None,
+        }
+    }
+    fn untracked() -> Tracked {
+        Tracked { state: CtState::Untracked, reason: None, ..Tracked::invalid("") }
+    }
+    fn attached(info: CtInfo, conn: ConnRef) -> Tracked {
+        Tracked { state: info.state(), info: Some(info), conn: Some(conn), reason: None, ..Tracked::invalid("") }
+    }
+    /// What the filter sees when connection tracking is not loaded at all.
+    pub fn without_conntrack() -> Tracked {
+        Tracked { reason: None, ..Tracked::invalid("") }
+    }
+
+    /// The direction of the packet relative to its connection.
+    pub fn direction(&self) -> Option<Direction> {
+        self.info.map(CtInfo::direction)
+    }
+}
+
+/// Counters like `/proc/net/stat/nf_conntrack`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Stats {
+    pub found: u64,
+    pub invalid: u64,
+    pub insert: u64,
+    pub insert_failed: u64,
+    /// Packets dropped because the table was full and nothing could be evicted.
+    pub drop: u64,
+    /// Entries evicted to make room.
+    pub early_drop: u64,
+    pub icmp_error: u64,
+    pub expect_new: u64,
+    pub expect_create: u64,
+    pub search_restart: u64,
+}
+
+/// The message the kernel logs when a packet is dropped for a full table.
+pub const TABLE_FULL: &str = "nf_conntrack: table full, dropping packet";
+
+/// The connection tracker.
+#[derive(Debug, Clone)]
+pub struct Conntrack {
+    settings: Settings,
+    table: Table,
+    expectations: Expectations,
+    helper_state: HashMap<u32, HelperState>,
+    /// The entry of the packet being processed, when it is not in the table.
+    in_flight: Option<Entry>,
+    events: Vec<Event>,
+    record_events: bool,
+    stats: Stats,
+    next_id: u32,
+    /// Set when a packet was dropped for a full table; the next GC run evicts harder.
+    early_drop_pending: bool,
+}
+
+/// What a protocol tracker decided.
+enum L4Verdict {
+    Accept { timeout_secs: Option<u32>, assure: bool, kill: bool, transition: Option<(TcpState, TcpState)> },
+    Ignore(String),
+    Invalid { reason: String, shrink_timeout_secs: Option<u32> },
+    Reopen,
+}
+
+impl Default for Conntrack {
+    fn default() -> Self {
+        Conntrack::new(Settings::default())
+    }
+}
+
+impl Conntrack {
+    pub fn new(settings: Settings) -> Conntrack {
+        Conntrack {
+            table: Table::new(settings.buckets.max(1)),
+            settings,
+            expectations: Expectations::default(),
+            helper_state: HashMap::new(),
+            in_flight: None,
+            events: Vec::new(),
+            record_events: true,
+            stats: Stats::default(),
+            next_id: 1,
+            early_drop_pending: false,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Changes settings. Timeouts apply from the next refresh, as in the kernel.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// Turns event recording on or off (on by default).
+    pub fn set_record_events(&mut self, on: bool) {
+        self.record_events = on;
+        if !on {
+            self.events.clear();
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Number of entries in the table.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The entry a packet is attached to.
+    pub fn entry(&self, conn: ConnRef) -> Option<&Entry> {
+        match conn {
+            ConnRef::Table(slot) => self.table.get(slot),
+            ConnRef::InFlight => self.in_flight.as_ref(),
+        }
+    }
+
+    /// Looks an entry up by either of its tuples.
+    pub fn find(&self, t: &Tuple) -> Option<(&Entry, Direction)> {
+        let hit = self.table.find(t)?;
+        Some((self.table.get(hit.slot)?, hit.dir))
+    }
+
+    /// All entries (expired ones included until the next [`advance`](Self::advance)).
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.table.slots().map(|(_, e)| e)
+    }
+
+    /// Entries in the kernel-oracle's order.
+    pub fn sorted_entries(&self) -> Vec<&Entry> {
+        let mut v: Vec<&Entry> = self.entries().collect();
+        v.sort_by_cached_key(|e| proc::sort_key(e));
+        v
+    }
+
+    pub fn expectations(&self) -> &Expectations {
+        &self.expectations
+    }
+
+    /// Takes the events recorded since the last call.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// `/proc/net/nf_conntrack` as of `now_ms` (expired entries are reaped first).
+    pub fn render_proc(&mut self, now_ms: u64) -> String {
+        self.advance(now_ms);
+        let acct = self.settings.acct;
+        self.sorted_entries().iter().map(|e| proc::proc_line(e, now_ms, acct) + "\n").collect()
+    }
+
+    /// `conntrack -L` output lines as of `now_ms`.
+    pub fn render_conntrack_l(&mut self, now_ms: u64) -> String {
+        self.advance(now_ms);
+        let acct = self.settings.acct;
+        self.sorted_entries().iter().map(|e| proc::conntrack_line(e, now_ms, acct) + "\n").collect()
+    }
+
+    /// Moves the clock: reaps expired entries and expectations (the kernel's GC).
+    pub fn advance(&mut self, now_ms: u64) {
+        let expired: Vec<Slot> =
+            self.table.slots().filter(|(_, e)| e.is_expired(now_ms)).map(|(s, _)| s).collect();
+        for slot in expired {
+            self.destroy(slot, now_ms);
+        }
+        self.expectations.expire(now_ms);
+        if self.early_drop_pending {
+            self.early_drop_pending = false;
+            self.gc_early_drop(now_ms);
+        }
+    }
+
+    /// `conntrack -F`: removes every entry and expectation.
+    pub fn flush(&mut self, now_ms: u64) {
+        let all: Vec<Slot> = self.table.slots().map(|(s, _)| s).collect();
+        for slot in all {
+            self.destroy(slot, now_ms);
+        }
+        self.expectations.clear();
+    }
+
+    /// The earliest moment an entry expires, if any.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.entries().map(|e| e.expires_ms).min()
+    }
+
+    fn event(&mut self, kind: EventKind, e: &Entry, now_ms: u64) {
+        if self.record_events {
+            let line = proc::conntrack_line(e, now_ms, self.settings.acct);
+            self.events.push(Event { kind, time_ms: now_ms, id: e.id, line });
+        }
+    }
+
+    fn destroy(&mut self, slot: Slot, now_ms: u64) -> Option<Entry> {
+        let e = self.table.remove(slot)?;
+        self.event(EventKind::Destroy, &e, now_ms);
+        self.helper_state.remove(&e.id);
+        self.expectations.remove_master(e.id);
+        Some(e)
+    }
+
+    /// Tracks one packet arriving at PREROUTING. `verify_checksum` is the kernel's
+    /// `nf_conntrack_checksum && hook == PRE_ROUTING`.
+    pub fn track(&mut self, now_ms: u64, bytes: &[u8], pkt: &Packet, tpl: &Template) -> Tracked {
+        self.in_flight = None;
+        if tpl.notrack {
+            return Tracked::untracked();
+        }
+        let verify = self.settings.checksum;
+        let tracked = self.track_inner(now_ms, bytes, pkt, tpl, verify);
+        if tracked.state == CtState::Invalid {
+            self.stats.invalid += 1;
+        }
+        tracked
+    }
+
+    fn track_inner(&mut self, now: u64, bytes: &[u8], pkt: &Packet, tpl: &Template, verify: bool) -> Tracked {
+        match pkt.l4 {
+            L4::Malformed(e) => return Tracked::invalid(e.to_string()),
+            L4::Fragment => return Tracked::invalid("fragment"),
+            L4::Icmp(ic) => {
+                if verify && !wire::transport_checksum_ok(bytes, pkt) {
+                    return Tracked::invalid("bad hw icmp checksum");
+                }
+                if ic.icmp_type > MAX_ICMP_TYPE {
+                    return Tracked::invalid("invalid icmp type");
+                }
+                if icmp_type::is_error(ic.icmp_type) {
+                    return self.icmp_error(now, pkt, &ic);
+                }
+            }
+            _ => {}
+        }
+        let tuple = tuple_of(pkt);
+        loop {
+            let hit = match self.table.find(&tuple) {
+                Some(h) if self.table.get(h.slot).is_some_and(|e| e.is_expired(now)) => {
+                    self.destroy(h.slot, now);
+                    None
+                }
+                other => other,
+            };
+            let (conn, info, mut entry) = match hit {
+                Some(h) => {
+                    self.stats.found += 1;
+                    let e = self.table.get(h.slot).expect("indexed slot is occupied");
+                    let info = if h.dir == Direction::Reply {
+                        CtInfo::EstablishedReply
+                    } else if e.seen_reply() {
+                        CtInfo::Established
+                    } else if e.has(status::EXPECTED) {
+                        CtInfo::Related
+                    } else {
+                        CtInfo::New
+                    };
+                    (ConnRef::Table(h.slot), info, None)
+                }
+                None => match self.new_entry(now, tuple, tpl) {
+                    Ok((e, info)) => (ConnRef::InFlight, info, Some(e)),
+                    Err(t) => return t,
+                },
+            };
+            let is_new = entry.is_some();
+            let e: &mut Entry = match (&mut entry, conn) {
+                (Some(e), _) => e,
+                (None, ConnRef::Table(slot)) => self.table.get_mut(slot).expect("occupied"),
+                (None, ConnRef::InFlight) => unreachable!("in-flight entries come with an entry"),
+            };
+            let dir = info.direction();
+            let remaining = e.expires_ms.saturating_sub(now);
+            let verdict = l4_packet(e, is_new, dir, bytes, pkt, &self.settings, verify, now, remaining);
+            match verdict {
+                L4Verdict::Reopen => {
+                    if let ConnRef::Table(slot) = conn {
+                        self.destroy(slot, now);
+                    }
+                    self.stats.search_restart += 1;
+                    continue;
+                }
+                L4Verdict::Invalid { reason, shrink_timeout_secs } => {
+                    if let Some(secs) = shrink_timeout_secs {
+                        e.expires_ms = now + u64::from(secs) * 1000;
+                    }
+                    return Tracked::invalid(reason);
+                }
+                L4Verdict::Ignore(reason) => {
+                    let mut t = Tracked::attached(info, conn);
+                    let changed = mark_seen_reply(e, info);
+                    t.ignored = true;
+                    t.reason = Some(reason);
+                    if is_new {
+                        self.in_flight = entry;
+                    } else if changed {
+                        self.update_event(conn, now);
+                    }
+                    return t;
+                }
+                L4Verdict::Accept { timeout_secs, assure, kill, transition } => {
+                    let mut changed = false;
+                    if let Some(secs) = timeout_secs {
+                        e.expires_ms = now + u64::from(secs) * 1000;
+                    }
+                    let d = dir.index();
+                    e.counters[d].0 += 1;
+                    e.counters[d].1 += u64::from(pkt.ip.total_len);
+                    if assure && !e.is_assured() {
+                        e.status |= status::ASSURED;
+                        changed = true;
+                    }
+                    if let Some((old, new)) = transition {
+                        changed |= old != new;
+                    }
+                    changed |= mark_seen_reply(e, info);
+                    let mut t = Tracked::attached(info, conn);
+                    t.transition = transition;
+                    t.created = is_new;
+                    if is_new {
+                        self.in_flight = entry;
+                    } else if kill {
+                        if let ConnRef::Table(slot) = conn {
+                            self.in_flight = self.destroy(slot, now);
+                            t.conn = Some(ConnRef::InFlight);
+                        }
+                    } else if changed {
+                        self.update_event(conn, now);
+                    }
+                    return t;
+                }
+            }
+        }
+    }
+
+    fn update_event(&mut self, conn: ConnRef, now: u64) {
+        if let ConnRef::Table(slot) = conn {
+            if self.record_events {
+                if let Some(e) = self.table.get(slot).cloned() {
+                    self.event(EventKind::Update, &e, now);
+                }
+            }
+        }
+    }
+
+    /// Allocates an unconfirmed entry for a tuple that is not in the table
+    /// (`init_conntrack`), evicting if the table is full.
+    fn new_entry(&mut self, now: u64, tuple: Tuple, tpl: &Template) -> Result<(Entry, CtInfo), Tracked> {
+        let Some(reply) = tuple.invert() else {
+            return Err(Tracked::invalid("no reply tuple for this packet"));
+        };
+        let max = self.settings.max as usize;
+        if max > 0 && self.table.len() >= max && !self.early_drop(now, &tuple) {
+            self.early_drop_pending = true;
+            self.stats.drop += 1;
+            let mut t = Tracked::invalid(TABLE_FULL);
+            t.drop = Some(TABLE_FULL);
+            return Err(t);
+        }
+        let mut e = Entry {
+            id: self.next_id,
+            tuple: [tuple, reply],
+            status: 0,
+            expires_ms: now,
+            created_ms: now,
+            proto: ProtoState::Generic,
+            mark: 0,
+            helper: None,
+            master: None,
+            counters: [(0, 0); 2],
+        };
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let info = match self.expectations.take_match(now, &tuple) {
+            Some(exp) => {
+                self.stats.expect_new += 1;
+                e.status |= status::EXPECTED;
+                e.master = Some(exp.master_id);
+                e.mark = self.entries().find(|m| m.id == exp.master_id).map_or(0, |m| m.mark);
+                CtInfo::Related
+            }
+            None => {
+                e.helper = tpl.helper;
+                CtInfo::New
+            }
+        };
+        Ok((e, info))
+    }
+
+    /// `early_drop`: scan up to 8 buckets from the new tuple's, evicting every
+    /// non-ASSURED entry of the first bucket that has any. ASSURED entries survive.
+    fn early_drop(&mut self, now: u64, tuple: &Tuple) -> bool {
+        let n = self.table.bucket_count();
+        let mut bucket = self.table.bucket_of(tuple);
+        for i in 0..table::EVICTION_RANGE {
+            if i > 0 {
+                bucket = (bucket + 1) % n;
+            }
+            let mut drops = 0;
+            for slot in self.table.bucket_slots(bucket) {
+                let Some(e) = self.table.get(slot) else { continue };
+                if e.is_expired(now) {
+                    self.destroy(slot, now);
+                } else if !e.is_assured() {
+                    self.destroy(slot, now);
+                    drops += 1;
+                }
+            }
+            if drops > 0 {
+                self.stats.early_drop += drops;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The GC worker after a "table full" drop: while the table is at least 95 % full,
+    /// evict non-ASSURED entries and ASSURED TCP connections that are closing.
+    fn gc_early_drop(&mut self, now: u64) {
+        let max = self.settings.max as usize;
+        if max == 0 || self.table.len() * 100 < max * 95 {
+            return;
+        }
+        let victims: Vec<Slot> = self
+            .table
+            .slots()
+            .filter(|(_, e)| !e.is_assured() || e.tcp().is_some_and(|t| t.state.is_closing()))
+            .map(|(s, _)| s)
+            .collect();
+        self.stats.early_drop += victims.len() as u64;
+        for slot in victims {
+            self.destroy(slot, now);
+        }
+    }
+
+    /// ICMP errors: RELATED to the connection whose packet they quote
+    /// (`nf_conntrack_inet_error`), or INVALID.
+    fn icmp_error(&mut self, now: u64, pkt: &Packet, ic: &IcmpInfo) -> Tracked {
+        let fail = |s: &mut Conntrack, reason: &str| {
+            s.stats.icmp_error += 1;
+            Tracked::invalid(reason.to_string())
+        };
+        let Some(inner) = ic.inner else {
+            return fail(self, "icmp error quotes no readable packet");
+        };
+        if inner.is_fragment {
+            return fail(self, "icmp error quotes a fragment");
+        }
+        let quoted = match inner.protocol {
+            proto::TCP | proto::UDP => match inner.ports() {
+                Some((sp, dp)) => Tuple::ports(inner.protocol, inner.src, sp, inner.dst, dp),
+                None => return fail(self, "icmp error quotes a truncated header"),
+            },
+            proto::ICMP => {
+                if inner.l4_len < 8 {
+                    return fail(self, "icmp error quotes a truncated header");
+                }
+                let h = inner.l4_head;
+                Tuple::icmp(inner.src, inner.dst, u16::from_be_bytes([h[4], h[5]]), h[0], h[1])
+            }
+            p => Tuple::addresses(p, inner.src, inner.dst),
+        };
+        // The quoted packet travelled the other way: look up its inverse.
+        let Some(wanted) = quoted.invert() else {
+            return fail(self, "icmp error quotes a packet without reply tuple");
+        };
+        let Some(hit) = self.table.find(&wanted) else {
+            return fail(self, "icmp error quotes an untracked connection");
+        };
+        let Some(e) = self.table.get(hit.slot) else {
+            return fail(self, "icmp error quotes an untracked connection");
+        };
+        if e.is_expired(now) {
+            self.destroy(hit.slot, now);
+            return fail(self, "icmp error quotes an untracked connection");
+        }
+        let ct_dst = e.tuple(hit.dir).dst;
+        if pkt.ip.dst != ct_dst {
+            let reason = format!("outer daddr {} != inner {}", pkt.ip.dst, ct_dst);
+            return fail(self, &reason);
+        }
+        let info = match hit.dir {
+            Direction::Original => CtInfo::Related,
+            Direction::Reply => CtInfo::RelatedReply,
+        };
+        Tracked::attached(info, ConnRef::Table(hit.slot))
+    }
+
+    /// The packet was accepted: run the connection's helper, then confirm a new entry
+    /// (insert it into the table, event NEW). Returns the reason when the helper
+    /// drops the packet.
+    pub fn confirm(&mut self, now_ms: u64, tracked: &Tracked, bytes: &[u8], pkt: &Packet) -> Result<(), &'static str> {
+        let Some(conn) = tracked.conn else { return Ok(()) };
+        if let Some(reason) = self.run_helper(now_ms, tracked, conn, bytes, pkt) {
+            self.abort(tracked);
+            return Err(reason);
+        }
+        if !tracked.created || conn != ConnRef::InFlight {
+            return Ok(());
+        }
+        let Some(mut e) = self.in_flight.take() else { return Ok(()) };
+        if self.table.find(e.original()).is_some() || self.table.find(e.reply()).is_some() {
+            self.stats.insert_failed += 1;
+            return Err("insert failed: tuple already tracked");
+        }
+        e.status |= status::CONFIRMED;
+        self.stats.insert += 1;
+        self.event(EventKind::New, &e, now_ms);
+        self.table.insert(e);
+        Ok(())
+    }
+
+    /// The packet was dropped: an unconfirmed entry it created is forgotten.
+    pub fn abort(&mut self, tracked: &Tracked) {
+        if tracked.created {
+            self.in_flight = None;
+        }
+    }
+
+    fn run_helper(
+        &mut self,
+        now: u64,
+        tracked: &Tracked,
+        conn: ConnRef,
+        bytes: &[u8],
+        pkt: &Packet,
+    ) -> Option<&'static str> {
+        let info = tracked.info?;
+        if !matches!(info, CtInfo::Established | CtInfo::EstablishedReply) {
+            return None;
+        }
+        let entry = self.entry(conn)?;
+        entry.helper?;
+        let id = entry.id;
+        let entry = entry.clone();
+        let state = self.helper_state.entry(id).or_default();
+        match helper::help(&entry, state, info.direction(), bytes, pkt, now) {
+            HelperOutcome::Pass => None,
+            HelperOutcome::Expect(exp) => {
+                self.stats.expect_create += 1;
+                self.expectations.add(exp, MAX_EXPECTED_PER_MASTER);
+                None
+            }
+            HelperOutcome::Drop(reason) => Some(reason),
+        }
+    }
+}
+
+/// Sets SEEN_REPLY on the first reply-direction packet; true if it changed.
+fn mark_seen_reply(e: &mut Entry, info: CtInfo) -> bool {
+    if info == CtInfo::EstablishedReply && !e.seen_reply() {
+        e.status |= status::SEEN_REPLY;
+        return true;
+    }
+    false
+}
+
+/// The tuple a packet belongs to, as its first packet would create it.
+fn tuple_of(pkt: &Packet) -> Tuple {
+    let ip = &pkt.ip;
+    match pkt.l4 {
+        L4::Tcp(t) => Tuple::ports(proto::TCP, ip.src, t.sport, ip.dst, t.dport),
+        L4::Udp(u) => Tuple::ports(proto::UDP, ip.src, u.sport, ip.dst, u.dport),
+        L4::Icmp(i) => Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code),
+        _ => Tuple::addresses(ip.protocol, ip.src, ip.dst),
+    }
+}
+
+/// Dispatches to the protocol tracker (`nf_conntrack_handle_packet`).
+#[allow(clippy::too_many_arguments)]
+fn l4_packet(
+    e: &mut Entry,
+    is_new: bool,
+    dir: Direction,
+    bytes: &[u8],
+    pkt: &Packet,
+    s: &Settings,
+    verify: bool,
+    now: u64,
+    remaining_ms: u64,
+) -> L4Verdict {
+    let invalid = |r: &str| L4Verdict::Invalid { reason: r.to_string(), shrink_timeout_secs: None };
+    let refresh = |secs: u32| L4Verdict::Accept { timeout_secs: Some(secs), assure: false, kill: false, transition: None };
+    match pkt.l4 {
+        L4::Tcp(tcp) => {
+            if verify && !wire::transport_checksum_ok(bytes, pkt) {
+                return invalid("bad checksum");
+            }
+            if !tcp::valid_flag_combination(tcp.flags) {
+                return invalid("invalid tcp flag combination");
+            }
+            if is_new {
+                match TcpConn::new(&tcp, s) {
+                    Some(conn) => e.proto = ProtoState::Tcp(Box::new(conn)),
+                    None => return invalid("invalid new"),
+                }
+            }
+            let (seen_reply, assured) = (e.seen_reply(), e.is_assured());
+            let ProtoState::Tcp(conn) = &mut e.proto else {
+                return invalid("protocol mismatch");
+            };
+            match conn.packet(dir, &tcp, seen_reply, assured, remaining_ms, s) {
+                TcpOutcome::Accepted { old, new, timeout_secs, keep_timer, assure, kill } => L4Verdict::Accept {
+                    timeout_secs: (!keep_timer).then_some(timeout_secs),
+                    assure,
+                    kill,
+                    transition: Some((old, new)),
+                },
+                TcpOutcome::Ignored { reason } => L4Verdict::Ignore(reason),
+                TcpOutcome::Invalid { reason, shrink_timeout_secs } => {
+                    L4Verdict::Invalid { reason, shrink_timeout_secs }
+                }
+                TcpOutcome::Reopen => L4Verdict::Reopen,
+            }
+        }
+        L4::Udp(u) => {
+            if u.length as usize > u.payload_len as usize + 8 || u.length < 8 {
+                return invalid("truncated/malformed packet");
+            }
+            if verify && u.checksum != 0 && !wire::transport_checksum_ok(bytes, pkt) {
+                return invalid("bad checksum");
+            }
+            if is_new {
+                e.proto = ProtoState::Udp { stream_after_ms: now + 2000 };
+            }
+            let ProtoState::Udp { stream_after_ms } = e.proto else {
+                return invalid("protocol mismatch");
+            };
+            if e.seen_reply() {
+                // Traffic after a reply, still alive 2 s after creation: a stream.
+                if now > stream_after_ms {
+                    return L4Verdict::Accept {
+                        timeout_secs: Some(s.udp_timeout_stream),
+                        assure: true,
+                        kill: false,
+                        transition: None,
+                    };
+                }
+                return refresh(s.udp_timeout);
+            }
+            refresh(s.udp_timeout)
+        }
+        L4::Icmp(_) => {
+            if !tuple::icmp_may_create(e.original().icmp_type()) {
+                return invalid("icmp: can't create new conn with this type");
+            }
+            if is_new {
+                e.proto = ProtoState::Icmp;
+            }
+            refresh(s.icmp_timeout)
+        }
+        _ if pkt.ip.protocol == proto::GRE => {
+            if is_new {
+                e.proto = ProtoState::Gre;
+            }
+            if e.seen_reply() {
+                L4Verdict::Accept { timeout_secs: Some(s.gre_timeout_stream), assure: true, kill: false, transition: None }
+            } else {
+                refresh(s.gre_timeout)
+            }
+        }
+        _ => {
+            if is_new {
+                e.proto = ProtoState::Generic;
+            }
+            refresh(s.generic_timeout)
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The pipeline of a Linux router, as the kernel-oracle's sandbox builds it.
+//!
+//! Two interfaces: `lan` (192.168.1.1/24) and `wan` (198.51.100.1/24, default route).
+//! A packet entering one leaves by the other through the FORWARD chain; a packet for
+//! one of the router's own addresses goes to INPUT. In order, as in the kernel:
+//!
+//! 1. `ip_rcv`: a broken IPv4 header is dropped ([`wire::WireError`]);
+//! 2. PREROUTING: defragmentation (a fragment is held until its datagram is
+//!    complete), the `raw` table (`CT --notrack`, `CT --helper`), connection tracking;
+//! 3. routing; a forwarded packet with TTL ≤ 1 is answered with ICMP time exceeded,
+//!    one larger than the MTU with DF set with "fragmentation needed"; otherwise its
+//!    TTL is decremented;
+//! 4. the `filter` table's FORWARD (or INPUT) chain;
+//! 5. accepted: helpers run and a new connection is confirmed; dropped or rejected:
+//!    the new connection is forgotten.
+//!
+//! Conntrack is only active when the ruleset uses it (`-m state`, `-m conntrack`,
+//! `CT`), as in a network namespace where no rule loaded it.
+
+use crate::defrag::{self, Defrag};
+use crate::conntrack::{Conntrack, CtState, Settings, Template, TcpState, Tracked};
+use crate::rules::{self, FilterDecision, Hook, PacketContext, Ruleset, RulesError, Verdict};
+use crate::wire::{self, icmp_type, Packet, WireError};
+use core::fmt;
+use std::net::Ipv4Addr;
+
+/// A router interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Iface {
+    Lan,
+    Wan,
+}
+
+impl Iface {
+    pub fn name(self) -> &'static str {
+        match self {
+            Iface::Lan => "lan",
+            Iface::Wan => "wan",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Iface> {
+        match name {
+            "lan" => Some(Iface::Lan),
+            "wan" => Some(Iface::Wan),
+            _ => None,
+        }
+    }
+    pub fn other(self) -> Iface {
+        match self {
+            Iface::Lan => Iface::Wan,
+            Iface::Wan => Iface::Lan,
+        }
+    }
+}
+
+impl fmt::Display for Iface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The router's addresses and its LAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topology {
+    /// The MTU of both interfaces.
+    pub mtu: u16,
+    pub lan_addr: Ipv4Addr,
+    pub lan_prefix: u8,
+    pub wan_addr: Ipv4Addr,
+    pub wan_prefix: u8,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            mtu: 1500,
+            lan_addr: Ipv4Addr::new(192, 168, 1, 1),
+            lan_prefix: 24,
+            wan_addr: Ipv4Addr::new(198, 51, 100, 1),
+            wan_prefix: 24,
+        }
+    }
+}
+
+fn in_net(a: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+    u32::from(a) & mask == u32::from(net) & mask
+}
+
+impl Topology {
+    /// The interface a destination is routed to (the LAN's connected route, else the default route).
+    pub fn route(&self, dst: Ipv4Addr) -> Iface {
+        if in_net(dst, self.lan_addr, self.lan_prefix) {
+            Iface::Lan
+        } else {
+            Iface::Wan
+        }
+    }
+    pub fn is_local(&self, dst: Ipv4Addr) -> bool {
+        dst == self.lan_addr || dst == self.wan_addr
+    }
+    pub fn addr(&self, iface: Iface) -> Ipv4Addr {
+        match iface {
+            Iface::Lan => self.lan_addr,
+            Iface::Wan => self.wan_addr,
+        }
+    }
+}
+
+/// What happened to a packet, as the kernel-oracle classifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Outcome {
+    /// Routed out of the other interface.
+    Forwarded,
+    /// Delivered to the router itself (INPUT accepted).
+    Local,
+    /// Nothing came out.
+    Dropped,
+    /// The router answered with an ICMP error or a TCP reset.
+    Rejected,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Forwarded => "forwarded",
+            Outcome::Local => "local",
+            Outcome::Dropped => "dropped",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// A packet the router sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Emitted {
+    pub iface: Iface,
+    pub bytes: Vec<u8>,
+    /// `forwarded`, `icmp_error` or `tcp_rst`.
+    pub kind: &'static str,
+}
+
+/// Everything known about one packet's trip through the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// The `-m state` class the filter saw.
+    pub ctstate: CtState,
+    /// The filter chain's decision, when the packet reached the filter.
+    pub filter: Option<FilterDecision>,
+    /// INVALID reason, ignore reason, or why the stack dropped it.
+    pub reason: Option<String>,
+    /// TCP state before → after.
+    pub transition: Option<(TcpState, TcpState)>,
+    /// The id of the attached connection entry.
+    pub entry_id: Option<u32>,
+    /// Whether the packet created an entry.
+    pub created: bool,
+    pub emitted: Vec<Emitted>,
+}
+
+/// An error processing a packet: the packet is dropped and the table is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessError {
+    /// The bytes are not a usable IPv4 packet.
+    Wire(WireError),
+}
+
+impl fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessError::Wire(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProcessError {}
+
+impl From<WireError> for ProcessError {
+    fn from(e: WireError) -> Self {
+        ProcessError::Wire(e)
+    }
+}
+
+/// A router with a ruleset and a connection table.
+#[derive(Debug, Clone)]
+pub struct Firewall {
+    pub topology: Topology,
+    conntrack: Conntrack,
+    rules: Ruleset,
+    defrag: Defrag,
+    /// Counter for the IP ids of generated packets (the kernel randomises them).
+    next_ip_id: u16,
+}
+
+impl Firewall {
+    pub fn new(settings: Settings, rules: Ruleset) -> Firewall {
+        Firewall {
+            topology: Topology::default(),
+            conntrack: Conntrack::new(settings),
+            rules,
+            defrag: Defrag::default(),
+            next_ip_id: 1,
+        }
+    }
+
+    /// A router with the given ruleset text (iptables-save or seed-style lines).
+    pub fn with_rules(settings: Settings, text: &str) -> Result<Firewall, RulesError> {
+        Ok(Firewall::new(settings, Ruleset::parse(text)?))
+    }
+
+    pub fn conntrack(&self) -> &Conntrack {
+        &self.conntrack
+    }
+    pub fn conntrack_mut(&mut self) -> &mut Conntrack {
+        &mut self.conntrack
+    }
+    pub fn rules(&self) -> &Ruleset {
+        &self.rules
+    }
+
+    /// Replaces the ruleset (the table is kept). On error the old ruleset stays.
+    pub fn load_rules(&mut self, text: &str) -> Result<(), RulesError> {
+        self.rules = Ruleset::parse(text)?;
+        Ok(())
+    }
+
+    /// Whether connection tracking is active (some rule uses it).
+    pub fn tracking(&self) -> bool {
+        self.rules.uses_conntrack()
+    }
+
+    fn ip_id(&mut self) -> u16 {
+        self.next_ip_id = self.next_ip_id.wrapping_add(1);
+        self.next_ip_id
+    }
+
+    /// Processes one packet entering `from` at `now_ms`.
+    pub fn process(&mut self, now_ms: u64, from: Iface, bytes: &[u8]) -> Result<Decision, ProcessError> {
+        let pkt = wire::parse(bytes)?;
+        let bytes = &bytes[..pkt.ip.total_len as usize];
+        let mut d = Decision {
+            outcome: Outcome::Dropped,
+            ctstate: CtState::Invalid,
+            filter: None,
+            reason: None,
+            transition: None,
+            entry_id: None,
+            created: false,
+            emitted: Vec::new(),
+        };
+        if self.tracking() && pkt.ip.is_fragment() {
+            return match self.defrag.add(now_ms, bytes, &pkt) {
+                None => {
+                    d.reason = Some("fragment held for reassembly".into());
+                    Ok(d)
+                }
+                Some(whole) => {
+                    let pkt = wire::parse(&whole.bytes)?;
+                    self.process_datagram(now_ms, from, &whole.bytes, &pkt, whole.max_fragment, d)
+                }
+            };
+        }
+        self.process_datagram(now_ms, from, bytes, &pkt, 0, d)
+    }
+
+    /// Everything after reassembly. `max_fragment` is the largest fragment the
+    /// datagram arrived in (0 when it was not fragmented).
+    fn process_datagram(
+        &mut self,
+        now_ms: u64,
+        from: Iface,
+        bytes: &[u8],
+        pkt: &Packet,
+        max_fragment: u16,
+        mut d: Decision,
+    ) -> Result<Decision, ProcessError> {
+        let local = self.topology.is_local(pkt.ip.dst);
+        let out = self.topology.route(pkt.ip.dst);
+        let tracking = self.tracking();
+
+        // PREROUTING: the raw table, then conntrack.
+        let mut tpl = Template::default();
+        {
+            let ctx = self.context(bytes, pkt, Some(from), None, CtState::Untracked, None, now_ms);
+            let raw = self.rules.raw_prerouting(&ctx);
+            if raw.verdict != Verdict::Accept {
+                d.reason = Some("dropped in raw PREROUTING".into());
+                return Ok(d);
+            }
+            tpl.notrack = raw.notrack;
+            tpl.helper = raw.helper;
+        }
+        let tracked = if tracking {
+            self.conntrack.track(now_ms, bytes, pkt, &tpl)
+        } else {
+            Tracked::without_conntrack()
+        };
+        if let Some(why) = tracked.drop {
+            d.reason = Some(why.into());
+            return Ok(d);
+        }
+        d.ctstate = tracked.state;
+        d.reason = tracked.reason.clone();
+        d.transition = tracked.transition;
+        d.created = tracked.created;
+        d.entry_id = tracked.conn.and_then(|c| self.conntrack.entry(c)).map(|e| e.id);
+
+        // Routing: TTL and MTU checks happen before the FORWARD chain.
+        let (hook, out_iface, at_hook) = if local {
+            (Hook::Input, None, bytes.to_vec())
+        } else {
+            let error = if pkt.ip.ttl <= 1 {
+                Some((icmp_type::TIME_EXCEEDED, 0, 0, "time to live exceeded in transit"))
+            } else if self.exceeds_mtu(pkt, max_fragment) {
+                let mtu = u32::from(self.topology.mtu);
+                Some((icmp_type::DEST_UNREACH, 4, mtu, "fragmentation needed and DF set"))
+            } else {
+                None
+            };
+            if let Some((t, code, rest, why)) = error {
+                self.conntrack.abort(&tracked);
+                let src = self.topology.addr(from);
+                let id = self.ip_id();
+                if let Some(reply) = icmp_error_for(bytes, pkt, t, code, rest, src, id) {
+                    d.emitted.push(Emitted { iface: from, bytes: reply, kind: "icmp_error" });
+                    d.outcome = Outcome::Rejected;
+                }
+                d.reason.get_or_insert_with(|| why.into());
+                return Ok(d);
+            }
+            (Hook::Forward, Some(out), decrement_ttl(bytes))
+        };
+        let pkt_at_hook = wire::parse(&at_hook)?;
+
+        // The filter table.
+        let ct_entry = tracked.conn.and_then(|c| self.conntrack.entry(c).cloned());
+        let ctx = PacketContext {
+            bytes: &at_hook,
+            packet: &pkt_at_hook,
+            in_iface: Some(from.name()),
+            out_iface: out_iface.map(Iface::name),
+            ctstate: tracked.state,
+            ct: ct_entry.as_ref(),
+            ct_dir: tracked.direction(),
+            now_ms,
+        };
+        let decision = self.rules.filter(hook, &ctx);
+        let verdict = decision.verdict;
+        d.filter = Some(decision);
+        match verdict {
+            Verdict::Accept => {
+                if tracking {
+                    if let Err(why) = self.conntrack.confirm(now_ms, &tracked, &at_hook, &pkt_at_hook) {
+                        d.reason = Some(why.into());
+                        return Ok(d);
+                    }
+                }
+                match out_iface {
+                    Some(iface) => {
+                        d.outcome = Outcome::Forwarded;
+                        let size = if max_fragment > 0 {
+                            max_fragment.min(self.topology.mtu)
+                        } else {
+                            self.topology.mtu
+                        };
+                        for piece in defrag::fragment(&at_hook, usize::from(size)) {
+                            d.emitted.push(Emitted { iface, bytes: piece, kind: "forwarded" });
+                        }
+                    }
+                    None => d.outcome = Outcome::Local,
+                }
+            }
+            Verdict::Drop => self.conntrack.abort(&tracked),
+            Verdict::Reject(with) => {
+                self.conntrack.abort(&tracked);
+                let src = self.topology.addr(from);
+                if let Some(mut reply) = rules::reject_response(&at_hook, &pkt_at_hook, with, src) {
+                    let kind = if reply.get(9) == Some(&wire::proto::TCP) { "tcp_rst" } else { "icmp_error" };
+                    let id = self.ip_id();
+                    set_ip_id(&mut reply, id);
+                    d.emitted.push(Emitted { iface: from, bytes: reply, kind });
+                    d.outcome = Outcome::Rejected;
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// `ip_exceeds_mtu`: too big for the outgoing link with DF set.
+    fn exceeds_mtu(&self, pkt: &Packet, max_fragment: u16) -> bool {
+        let mtu = self.topology.mtu;
+        if pkt.ip.total_len <= mtu || !pkt.ip.dont_fragment {
+            return false;
+        }
+        max_fragment == 0 || max_fragment > mtu
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn context<'a>(
+        &self,
+        bytes: &'a [u8],
+        pkt: &'a Packet,
+        from: Option<Iface>,
+        out: Option<Iface>,
+        ctstate: CtState,
+        ct: Option<&'a crate::conntrack::Entry>,
+        now_ms: u64,
+    ) -> PacketContext<'a> {
+        PacketContext {
+            bytes,
+            packet: pkt,
+            in_iface: from.map(Iface::name),
+            out_iface: out.map(Iface::name),
+            ctstate,
+            ct,
+            ct_dir: None,
+            now_ms,
+        }
+    }
+
+    /// Moves the clock (reaps expired entries).
+    pub fn advance(&mut self, now_ms: u64) {
+        self.conntrack.advance(now_ms);
+    }
+}
+
+/// The packet as it leaves: TTL decremented, header checksum updated.
+pub fn decrement_ttl(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[8] = out[8].wrapping_sub(1);
+    out[10] = 0;
+    out[11] = 0;
+    let hl = (out[0] & 0x0f) as usize * 4;
+    let c = wire::ipv4_header_checksum(&out[..hl]);
+    out[10..12].copy_from_slice(&c.to_be_bytes());
+    out
+}
+
+/// Rewrites the IP id of a generated packet and fixes the header checksum.
+fn set_ip_id(bytes: &mut [u8], id: u16) {
+    if bytes.len() < 20 {
+        return;
+    }
+    bytes[4..6].copy_from_slice(&id.to_be_bytes());
+    bytes[10] = 0;
+    bytes[11] = 0;
+    let hl = (bytes[0] & 0x0f) as usize * 4;
+    let c = wire::ipv4_header_checksum(&bytes[..hl.min(bytes.len())]);
+    bytes[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// An ICMP error about `bytes`, unless the kernel would stay silent: never about an
+/// ICMP error, a non-first fragment, or a packet from a broadcast/zero address.
+fn icmp_error_for(bytes: &[u8], pkt: &Packet, t: u8, code: u8, rest: u32, src: Ipv4Addr, id: u16) -> Option<Vec<u8>> {
+    if pkt.ip.fragment_offset != 0 || pkt.ip.src.is_unspecified() || pkt.ip.src.is_broadcast() {
+        return None;
+    }
+    if let wire::L4::Icmp(ic) = pkt.l4 {
+        if ic.icmp_type > 18 || icmp_type::is_error(ic.icmp_type) {
+            return None;
+        }
+    }
+    Some(wire::icmp_error_reply(bytes, t, code, rest, src, id))
+}
