@@ -126,6 +126,11 @@ pub fn entry_json(e: &Entry, now_ms: u64, acct: bool) -> Value {
         "mark": e.mark, "zone": 0, "use": 2,
     });
     if p == proto::GRE {
+        // The recorder parses the line's `timeout=30,` token over the numeric timeout.
+        if let crate::conntrack::ProtoState::Gre { timeout_secs, stream_timeout_secs } = e.proto {
+            v["timeout"] = json!(format!("{timeout_secs},"));
+            v["stream_timeout"] = json!(stream_timeout_secs.to_string());
+        }
         v["srckey"] = json!(format!("0x{:x}", e.original().sport));
         v["dstkey"] = json!(format!("0x{:x}", e.original().dport));
     }

@@ -746,12 +746,15 @@ fn l4_packet(
         }
         _ if pkt.ip.protocol == proto::GRE => {
             if is_new {
-                e.proto = ProtoState::Gre;
+                e.proto = ProtoState::Gre { timeout_secs: s.gre_timeout, stream_timeout_secs: s.gre_timeout_stream };
             }
+            let ProtoState::Gre { timeout_secs, stream_timeout_secs } = e.proto else {
+                return invalid("protocol mismatch");
+            };
             if e.seen_reply() {
-                L4Verdict::Accept { timeout_secs: Some(s.gre_timeout_stream), assure: true, kill: false, transition: None }
+                L4Verdict::Accept { timeout_secs: Some(stream_timeout_secs), assure: true, kill: false, transition: None }
             } else {
-                refresh(s.gre_timeout)
+                refresh(timeout_secs)
             }
         }
         _ => {

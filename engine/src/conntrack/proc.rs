@@ -6,7 +6,7 @@
 //! state, the original tuple, `[UNREPLIED]` until a reply is seen, the reply tuple,
 //! `[ASSURED]`, `mark=`, `zone=`, `use=`.
 
-use super::entry::{status, Entry};
+use super::entry::{status, Entry, ProtoState};
 use super::tuple::Tuple;
 use crate::wire::proto;
 use core::fmt::Write;
@@ -55,6 +55,9 @@ pub fn conntrack_line(e: &Entry, now_ms: u64, acct: bool) -> String {
     }
     if let Some(state) = e.state_name() {
         let _ = write!(out, "{state} ");
+    }
+    if let ProtoState::Gre { timeout_secs, stream_timeout_secs } = e.proto {
+        let _ = write!(out, "timeout={timeout_secs}, stream_timeout={stream_timeout_secs} ");
     }
     write_tuple(&mut out, e.original());
     if acct {

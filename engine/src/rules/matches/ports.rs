@@ -1,0 +1,77 @@
+//! Ports and port ranges as `xtables_parse_port` reads them: a C base-0 number up to
+//! 65535 or a service name from `/etc/services` for the rule's protocol.
+
+use crate::rules::{num::parse_c_uint, services};
+
+/// Parses one port.
+pub(crate) fn parse_port(text: &str, proto: u8) -> Result<u16, String> {
+    parse_c_uint(text, 65535)
+        .map(|p| p as u16)
+        .or_else(|| services::port(text, proto))
+        .ok_or_else(|| format!("invalid port/service `{text}' specified"))
+}
+
+/// Parses `port`, `lo:hi`, `lo:` (to 65535) or `:hi` (from 0), as `--sport` takes them.
+pub(crate) fn parse_range(text: &str, proto: u8) -> Result<(u16, u16), String> {
+    let Some((lo, hi)) = text.split_once(':') else {
+        let p = parse_port(text, proto)?;
+        return Ok((p, p));
+    };
+    let lo = if lo.is_empty() { 0 } else { parse_port(lo, proto)? };
+    let hi = if hi.is_empty() { 65535 } else { parse_port(hi, proto)? };
+    if lo > hi {
+        return Err("invalid portrange (min > max)".into());
+    }
+    Ok((lo, hi))
+}
+
+/// A port range test (`--sport` / `--dport`), possibly negated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+    pub invert: bool,
+}
+
+impl PortRange {
+    /// `0:65535` is what an absent option means; iptables-save does not print it.
+    pub fn is_full(&self) -> bool {
+        self.lo == 0 && self.hi == 65535
+    }
+
+    pub fn matches(&self, port: u16) -> bool {
+        (self.lo <= port && port <= self.hi) != self.invert
+    }
+
+    /// ` [!] --NAME lo[:hi]` as `tcp_save` prints it (nothing for the full range).
+    pub fn save(&self, name: &str, out: &mut String) {
+        if self.is_full() {
+            return;
+        }
+        if self.invert {
+            out.push_str(" !");
+        }
+        if self.lo == self.hi {
+            out.push_str(&format!(" --{name} {}", self.lo));
+        } else {
+            out.push_str(&format!(" --{name} {}:{}", self.lo, self.hi));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_like_libxt_tcp() {
+        assert_eq!(parse_range("80", 6), Ok((80, 80)));
+        assert_eq!(parse_range("1024:", 6), Ok((1024, 65535)));
+        assert_eq!(parse_range(":1024", 6), Ok((0, 1024)));
+        assert_eq!(parse_range("ssh", 6), Ok((22, 22)));
+        assert_eq!(parse_range("0x50", 6), Ok((80, 80)));
+        assert_eq!(parse_range("90:80", 6), Err("invalid portrange (min > max)".into()));
+        assert_eq!(parse_range("65536", 6), Err("invalid port/service `65536' specified".into()));
+        assert_eq!(parse_range("http", 17), Err("invalid port/service `http' specified".into()));
+    }
+}

@@ -1,0 +1,273 @@
+//! Loading rule text, as `iptables-restore` does.
+//!
+//! Two formats, told apart the way kernel-oracle's `rules_to_restore` does: if any
+//! line starts with `*` it is iptables-save text, otherwise "seed style" lines for
+//! the filter table (`-P`/`-N` lines are applied first, then the rest in order).
+//!
+//! In iptables-save text each `*TABLE` ... `COMMIT` section replaces that table;
+//! jumps are resolved at `COMMIT`, so a jump may name a chain declared later.
+
+mod command;
+mod options;
+
+use super::error::{Problem, RulesError};
+use super::lex::{self, Token};
+use super::table::{Policy, Table, TableKind};
+use super::target::{is_target_name, Target};
+use command::{Command, Kind};
+
+/// Parses rule text into tables.
+pub(crate) fn parse(text: &str) -> Result<Vec<Table>, RulesError> {
+    if text.lines().any(|l| l.trim_start().starts_with('*')) {
+        restore(text)
+    } else {
+        seed(text)
+    }
+}
+
+/// Column (1-based, in characters) where the line's content starts.
+fn first_column(line: &str) -> usize {
+    line.chars().take_while(|c| c.is_whitespace()).count() + 1
+}
+
+/// Tokens of a line, with an unterminated quote reported.
+fn tokens(line: &str, n: usize) -> Result<Vec<Token>, RulesError> {
+    lex::split(line).map_err(|col| RulesError::new(n, col, "unterminated quote"))
+}
+
+/// Places a token-indexed problem on the line.
+fn locate(p: Problem, toks: &[Token], n: usize, line: &str) -> RulesError {
+    let column = toks.get(p.token).map_or(line.chars().count() + 1, |t| t.column);
+    RulesError::new(n, column, p.message)
+}
+
+fn restore(text: &str) -> Result<Vec<Table>, RulesError> {
+    let mut done: Vec<Table> = Vec::new();
+    let mut open: Option<Table> = None;
+    let mut last = 0;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        last = n;
+        let body = line.trim();
+        let col = first_column(line);
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = body.strip_prefix('*') {
+            if open.is_some() {
+                return Err(RulesError::new(n, col, "COMMIT expected before a new table starts"));
+            }
+            open = Some(Table::new(table_kind(name.split_whitespace().next().unwrap_or(""), n, col)?));
+        } else if body == "COMMIT" {
+            let mut table = open.take().ok_or_else(|| RulesError::new(n, col, "COMMIT without a table (`*filter')"))?;
+            finish(&mut table)?;
+            done.retain(|t| t.kind != table.kind);
+            done.push(table);
+        } else {
+            let table = open
+                .as_mut()
+                .ok_or_else(|| RulesError::new(n, col, "rule outside a table: a `*filter' or `*raw' line must come first"))?;
+            if body.starts_with(':') {
+                let toks = tokens(&line.replacen(':', " ", 1), n)?;
+                chain_line(table, &toks, n)?;
+            } else {
+                let line = blank_counters(line, n, col)?;
+                let toks = tokens(&line, n)?;
+                command_line(table, &toks, n, &line)?;
+            }
+        }
+    }
+    if open.is_some() {
+        return Err(RulesError::new(last + 1, 1, "COMMIT expected at the end of the input"));
+    }
+    Ok(done)
+}
+
+fn table_kind(name: &str, n: usize, col: usize) -> Result<TableKind, RulesError> {
+    TableKind::from_name(name).ok_or_else(|| {
+        let msg = match name {
+            "nat" | "mangle" | "security" => format!("table `{name}' is not supported by wasmwall (only filter and raw)"),
+            _ => format!("table name '{name}' invalid"),
+        };
+        RulesError::new(n, col + 1, msg)
+    })
+}
+
+/// Replaces a leading `[packets:bytes]` by blanks (the counters are ignored, as
+/// `iptables-restore` ignores them without `--counters`), keeping columns.
+fn blank_counters(line: &str, n: usize, col: usize) -> Result<String, RulesError> {
+    let body = line.trim_start();
+    if !body.starts_with('[') {
+        return Ok(line.to_string());
+    }
+    let end = body.find(']').ok_or_else(|| RulesError::new(n, col, "counters need a closing `]'"))?;
+    let inner = &body[1..end];
+    let ok = inner.split_once(':').is_some_and(|(p, b)| p.parse::<u64>().is_ok() && b.parse::<u64>().is_ok());
+    if !ok {
+        return Err(RulesError::new(n, col, format!("bad counters `[{inner}]' (expected [packets:bytes])")));
+    }
+    let lead = line.len() - body.len();
+    Ok(format!("{}{}", " ".repeat(lead + end + 1), &body[end + 1..]))
+}
+
+/// `:CHAIN POLICY [packets:bytes]`.
+fn chain_line(table: &mut Table, toks: &[Token], n: usize) -> Result<(), RulesError> {
+    let name_tok = &toks[0];
+    let Some(policy_tok) = toks.get(1) else {
+        return Err(RulesError::new(n, name_tok.column, "policy missing after the chain name"));
+    };
+    declare(table, name_tok, policy_tok, n)
+}
+
+/// Declares a chain: sets a built-in chain's policy (`-` keeps it), or creates a
+/// user chain if it does not exist (a user chain's policy is ignored).
+fn declare(table: &mut Table, name_tok: &Token, policy_tok: &Token, n: usize) -> Result<(), RulesError> {
+    let name = name_tok.text.as_str();
+    match table.index_of(name) {
+        Some(i) if table.chains[i].policy.is_some() => {
+            if policy_tok.text != "-" {
+                let p = Policy::from_name(&policy_tok.text)
+                    .ok_or_else(|| RulesError::new(n, policy_tok.column, format!("Bad policy name `{}'", policy_tok.text)))?;
+                table.chains[i].policy = Some(p);
+            }
+        }
+        Some(_) => {}
+        None => {
+            check_chain_name(name).map_err(|m| RulesError::new(n, name_tok.column, m))?;
+            table.add_user_chain(name);
+        }
+    }
+    Ok(())
+}
+
+fn check_chain_name(name: &str) -> Result<(), String> {
+    if name.len() > 28 {
+        return Err(format!("chain name `{name}' too long (must be under 29 chars)"));
+    }
+    if name.starts_with('-') {
+        return Err("chain name not allowed to start with `-'".into());
+    }
+    if name.starts_with('!') {
+        return Err("chain name not allowed to start with `!'".into());
+    }
+    if is_target_name(name) {
+        return Err("chain name may not clash with target name".into());
+    }
+    Ok(())
+}
+
+/// `-A`, `-I`, `-N` or `-P`.
+fn command_line(table: &mut Table, toks: &[Token], n: usize, line: &str) -> Result<(), RulesError> {
+    let cmd = command::parse(toks).map_err(|p| locate(p, toks, n, line))?;
+    let at = |tok: usize, msg: String| locate(Problem::at(tok, msg), toks, n, line);
+    match &cmd.kind {
+        Kind::NewChain => {
+            check_chain_name(&cmd.chain).map_err(|m| at(cmd.chain_tok, m))?;
+            if table.index_of(&cmd.chain).is_some() {
+                return Err(at(cmd.chain_tok, format!("chain `{}' already exists", cmd.chain)));
+            }
+            table.add_user_chain(&cmd.chain);
+        }
+        Kind::Policy(policy) => {
+            let i = table
+                .index_of(&cmd.chain)
+                .filter(|&i| table.chains[i].policy.is_some())
+                .ok_or_else(|| at(cmd.chain_tok, format!("Bad built-in chain name `{}'", cmd.chain)))?;
+            let p = Policy::from_name(policy).ok_or_else(|| at(cmd.chain_tok + 1, format!("Bad policy name `{policy}'")))?;
+            table.chains[i].policy = Some(p);
+        }
+        Kind::Append | Kind::Insert(_) => add_rules(table, cmd, toks, n, line)?,
+    }
+    Ok(())
+}
+
+fn add_rules(table: &mut Table, mut cmd: Command, toks: &[Token], n: usize, line: &str) -> Result<(), RulesError> {
+    let at = |tok: usize, msg: String| locate(Problem::at(tok, msg), toks, n, line);
+    let ci = table
+        .index_of(&cmd.chain)
+        .ok_or_else(|| at(cmd.chain_tok, format!("chain `{}' does not exist", cmd.chain)))?;
+    check_hook_and_table(table, ci, &cmd).map_err(|(tok, m)| at(tok, m))?;
+    let origin = (n, cmd.target_tok.and_then(|t| toks.get(t)).map_or(1, |t| t.column));
+    for r in &mut cmd.rules {
+        r.origin = origin;
+    }
+    let rules = &mut table.chains[ci].rules;
+    match cmd.kind {
+        Kind::Insert(index) => {
+            if index > rules.len() + 1 {
+                return Err(at(cmd.chain_tok + 1, "Index of insertion too big".into()));
+            }
+            rules.splice(index - 1..index - 1, cmd.rules);
+        }
+        _ => rules.extend(cmd.rules),
+    }
+    Ok(())
+}
+
+/// `-i` is meaningless where packets have no input device (OUTPUT, POSTROUTING), `-o`
+/// where they have no output device yet (PREROUTING, INPUT); REJECT belongs to the
+/// filter table, CT and NOTRACK to the raw table.
+fn check_hook_and_table(table: &Table, ci: usize, cmd: &Command) -> Result<(), (usize, String)> {
+    let chain = &table.chains[ci];
+    if chain.policy.is_some() {
+        if let (Some(tok), "OUTPUT" | "POSTROUTING") = (cmd.in_tok, chain.name.as_str()) {
+            return Err((tok, format!("Can't use -i with {}", chain.name)));
+        }
+        if let (Some(tok), "INPUT" | "PREROUTING") = (cmd.out_tok, chain.name.as_str()) {
+            return Err((tok, format!("Can't use -o with {}", chain.name)));
+        }
+    }
+    let tok = cmd.target_tok.unwrap_or(0);
+    for r in &cmd.rules {
+        match (&r.target, table.kind) {
+            (Target::Reject(_), TableKind::Raw) => return Err((tok, "REJECT is only valid in the filter table".into())),
+            (Target::Ct { .. }, TableKind::Filter) => return Err((tok, "CT is only valid in the raw table".into())),
+            (Target::Notrack, TableKind::Filter) => return Err((tok, "NOTRACK is only valid in the raw table".into())),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// At COMMIT: resolve jumps, refuse loops and too deep nesting.
+fn finish(table: &mut Table) -> Result<(), RulesError> {
+    let err = |(rule, msg): (&super::rule::Rule, String)| RulesError::new(rule.origin.0, rule.origin.1, msg);
+    table.resolve_jumps().map_err(err)?;
+    table.check_depth().map_err(err)
+}
+
+/// Seed-style lines: `-P`/`-N` first, then the rest, into the filter table.
+fn seed(text: &str) -> Result<Vec<Table>, RulesError> {
+    let mut table = Table::new(TableKind::Filter);
+    let mut body: Vec<(usize, Vec<Token>, &str)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let mut toks = tokens(line, n)?;
+        if toks.first().is_some_and(|t| t.text == "iptables" && !t.quoted) {
+            toks.remove(0);
+            if toks.is_empty() {
+                return Err(RulesError::new(n, first_column(line), "no command after `iptables'"));
+            }
+        }
+        match toks[0].text.as_str() {
+            "-P" if toks.len() == 3 => declare(&mut table, &toks[1], &toks[2], n)?,
+            "-N" if toks.len() == 2 => {
+                let dash = Token { text: "-".into(), column: toks[1].column, quoted: false };
+                declare(&mut table, &toks[1], &dash, n)?;
+            }
+            "-P" | "-N" => {
+                return Err(RulesError::new(n, toks[0].column, format!("expected `{} CHAIN{}'", toks[0].text, if toks[0].text == "-P" { " POLICY" } else { "" })));
+            }
+            _ => body.push((n, toks, line)),
+        }
+    }
+    for (n, toks, line) in body {
+        command_line(&mut table, &toks, n, line)?;
+    }
+    finish(&mut table)?;
+    Ok(vec![table])
+}
