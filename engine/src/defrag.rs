@@ -46,13 +46,20 @@ impl Defrag {
 
     /// Adds a fragment; returns the datagram once it is complete.
     pub fn add(&mut self, now_ms: u64, bytes: &[u8], pkt: &Packet) -> Option<Reassembled> {
-        self.queues.retain(|q| now_ms < q.started_ms + REASSEMBLY_TIMEOUT_MS);
+        self.queues
+            .retain(|q| now_ms < q.started_ms + REASSEMBLY_TIMEOUT_MS);
         let ip = &pkt.ip;
         let key = (ip.src, ip.dst, ip.protocol, ip.id);
         let i = match self.queues.iter().position(|q| q.key == key) {
             Some(i) => i,
             None => {
-                self.queues.push(Queue { key, started_ms: now_ms, pieces: Vec::new(), header: None, largest: 0 });
+                self.queues.push(Queue {
+                    key,
+                    started_ms: now_ms,
+                    pieces: Vec::new(),
+                    header: None,
+                    largest: 0,
+                });
                 self.queues.len() - 1
             }
         };
@@ -61,7 +68,10 @@ impl Defrag {
         let data = bytes[hl..ip.total_len as usize].to_vec();
         let end = offset + data.len();
         let q = &mut self.queues[i];
-        if q.pieces.iter().any(|(o, d, _)| offset < o + d.len() && *o < end) {
+        if q.pieces
+            .iter()
+            .any(|(o, d, _)| offset < o + d.len() && *o < end)
+        {
             // Overlaps are an attack pattern: the kernel discards the datagram.
             self.queues.remove(i);
             return None;
@@ -97,7 +107,10 @@ impl Defrag {
         out[6] = df;
         out[7] = 0;
         set_header_checksum(&mut out);
-        Some(Reassembled { bytes: out, max_fragment: q.largest })
+        Some(Reassembled {
+            bytes: out,
+            max_fragment: q.largest,
+        })
     }
 }
 
@@ -127,7 +140,9 @@ pub fn fragment(datagram: &[u8], max_size: usize) -> Vec<Vec<u8>> {
         f.extend_from_slice(&payload[off..off + n]);
         let total = f.len() as u16;
         f[2..4].copy_from_slice(&total.to_be_bytes());
-        let field = (base_flags & 0x4000) | if more { 0x2000 } else { 0 } | ((base_flags & 0x1fff) + (off / 8) as u16);
+        let field = (base_flags & 0x4000)
+            | if more { 0x2000 } else { 0 }
+            | ((base_flags & 0x1fff) + (off / 8) as u16);
         f[6..8].copy_from_slice(&field.to_be_bytes());
         set_header_checksum(&mut f);
         out.push(f);

@@ -17,9 +17,9 @@
 //! Conntrack is only active when the ruleset uses it (`-m state`, `-m conntrack`,
 //! `CT`), as in a network namespace where no rule loaded it.
 
+use crate::conntrack::{Conntrack, CtState, Settings, TcpState, Template, Tracked};
 use crate::defrag::{self, Defrag};
-use crate::conntrack::{Conntrack, CtState, Settings, Template, TcpState, Tracked};
-use crate::rules::{self, FilterDecision, Hook, PacketContext, Ruleset, RulesError, Verdict};
+use crate::rules::{self, FilterDecision, Hook, PacketContext, RulesError, Ruleset, Verdict};
 use crate::wire::{self, icmp_type, Packet, WireError};
 use core::fmt;
 use std::net::Ipv4Addr;
@@ -85,7 +85,11 @@ impl Default for Topology {
 }
 
 fn in_net(a: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    };
     u32::from(a) & mask == u32::from(net) & mask
 }
 
@@ -241,7 +245,12 @@ impl Firewall {
     }
 
     /// Processes one packet entering `from` at `now_ms`.
-    pub fn process(&mut self, now_ms: u64, from: Iface, bytes: &[u8]) -> Result<Decision, ProcessError> {
+    pub fn process(
+        &mut self,
+        now_ms: u64,
+        from: Iface,
+        bytes: &[u8],
+    ) -> Result<Decision, ProcessError> {
         let pkt = wire::parse(bytes)?;
         let bytes = &bytes[..pkt.ip.total_len as usize];
         let mut d = Decision {
@@ -287,7 +296,15 @@ impl Firewall {
         // PREROUTING: the raw table, then conntrack.
         let mut tpl = Template::default();
         {
-            let ctx = self.context(bytes, pkt, Some(from), None, CtState::Untracked, None, now_ms);
+            let ctx = self.context(
+                bytes,
+                pkt,
+                Some(from),
+                None,
+                CtState::Untracked,
+                None,
+                now_ms,
+            );
             let raw = self.rules.raw_prerouting(&ctx);
             if raw.verdict != Verdict::Accept {
                 d.reason = Some("dropped in raw PREROUTING".into());
@@ -309,17 +326,30 @@ impl Firewall {
         d.reason = tracked.reason.clone();
         d.transition = tracked.transition;
         d.created = tracked.created;
-        d.entry_id = tracked.conn.and_then(|c| self.conntrack.entry(c)).map(|e| e.id);
+        d.entry_id = tracked
+            .conn
+            .and_then(|c| self.conntrack.entry(c))
+            .map(|e| e.id);
 
         // Routing: TTL and MTU checks happen before the FORWARD chain.
         let (hook, out_iface, at_hook) = if local {
             (Hook::Input, None, bytes.to_vec())
         } else {
             let error = if pkt.ip.ttl <= 1 {
-                Some((icmp_type::TIME_EXCEEDED, 0, 0, "time to live exceeded in transit"))
+                Some((
+                    icmp_type::TIME_EXCEEDED,
+                    0,
+                    0,
+                    "time to live exceeded in transit",
+                ))
             } else if self.exceeds_mtu(pkt, max_fragment) {
                 let mtu = u32::from(self.topology.mtu);
-                Some((icmp_type::DEST_UNREACH, 4, mtu, "fragmentation needed and DF set"))
+                Some((
+                    icmp_type::DEST_UNREACH,
+                    4,
+                    mtu,
+                    "fragmentation needed and DF set",
+                ))
             } else {
                 None
             };
@@ -328,8 +358,14 @@ impl Firewall {
                 let src = self.topology.addr(from);
                 let id = self.ip_id();
                 if let Some(reply) = icmp_error_for(bytes, pkt, t, code, rest, src, id) {
-                    d.emitted.push(Emitted { iface: from, bytes: reply, kind: "icmp_error" });
-                    d.outcome = Outcome::Rejected;
+                    if self.output_accepts(now_ms, from, &reply) {
+                        d.emitted.push(Emitted {
+                            iface: from,
+                            bytes: reply,
+                            kind: "icmp_error",
+                        });
+                        d.outcome = Outcome::Rejected;
+                    }
                 }
                 d.reason.get_or_insert_with(|| why.into());
                 return Ok(d);
@@ -356,7 +392,10 @@ impl Firewall {
         match verdict {
             Verdict::Accept => {
                 if tracking {
-                    if let Err(why) = self.conntrack.confirm(now_ms, &tracked, &at_hook, &pkt_at_hook) {
+                    if let Err(why) =
+                        self.conntrack
+                            .confirm(now_ms, &tracked, &at_hook, &pkt_at_hook)
+                    {
                         d.reason = Some(why.into());
                         return Ok(d);
                     }
@@ -370,7 +409,11 @@ impl Firewall {
                             self.topology.mtu
                         };
                         for piece in defrag::fragment(&at_hook, usize::from(size)) {
-                            d.emitted.push(Emitted { iface, bytes: piece, kind: "forwarded" });
+                            d.emitted.push(Emitted {
+                                iface,
+                                bytes: piece,
+                                kind: "forwarded",
+                            });
                         }
                     }
                     None => d.outcome = Outcome::Local,
@@ -381,15 +424,48 @@ impl Firewall {
                 self.conntrack.abort(&tracked);
                 let src = self.topology.addr(from);
                 if let Some(mut reply) = rules::reject_response(&at_hook, &pkt_at_hook, with, src) {
-                    let kind = if reply.get(9) == Some(&wire::proto::TCP) { "tcp_rst" } else { "icmp_error" };
-                    let id = self.ip_id();
-                    set_ip_id(&mut reply, id);
-                    d.emitted.push(Emitted { iface: from, bytes: reply, kind });
-                    d.outcome = Outcome::Rejected;
+                    let kind = if reply.get(9) == Some(&wire::proto::TCP) {
+                        "tcp_rst"
+                    } else {
+                        "icmp_error"
+                    };
+                    if kind == "icmp_error" {
+                        // The kernel picks a random id for ICMP errors; resets carry 0.
+                        let id = self.ip_id();
+                        set_ip_id(&mut reply, id);
+                    }
+                    if self.output_accepts(now_ms, from, &reply) {
+                        d.emitted.push(Emitted {
+                            iface: from,
+                            bytes: reply,
+                            kind,
+                        });
+                        d.outcome = Outcome::Rejected;
+                    }
                 }
             }
         }
         Ok(d)
+    }
+
+    /// A packet the router generates (a REJECT answer, an ICMP error) goes through
+    /// the filter table's OUTPUT chain. It is attached to the connection it answers,
+    /// so it is RELATED.
+    fn output_accepts(&mut self, now_ms: u64, out: Iface, bytes: &[u8]) -> bool {
+        let Ok(pkt) = wire::parse(bytes) else {
+            return false;
+        };
+        let ctx = PacketContext {
+            bytes,
+            packet: &pkt,
+            in_iface: None,
+            out_iface: Some(out.name()),
+            ctstate: CtState::Related,
+            ct: None,
+            ct_dir: None,
+            now_ms,
+        };
+        self.rules.filter(Hook::Output, &ctx).verdict == Verdict::Accept
     }
 
     /// `ip_exceeds_mtu`: too big for the outgoing link with DF set.
@@ -457,7 +533,15 @@ fn set_ip_id(bytes: &mut [u8], id: u16) {
 
 /// An ICMP error about `bytes`, unless the kernel would stay silent: never about an
 /// ICMP error, a non-first fragment, or a packet from a broadcast/zero address.
-fn icmp_error_for(bytes: &[u8], pkt: &Packet, t: u8, code: u8, rest: u32, src: Ipv4Addr, id: u16) -> Option<Vec<u8>> {
+fn icmp_error_for(
+    bytes: &[u8],
+    pkt: &Packet,
+    t: u8,
+    code: u8,
+    rest: u32,
+    src: Ipv4Addr,
+    id: u16,
+) -> Option<Vec<u8>> {
     if pkt.ip.fragment_offset != 0 || pkt.ip.src.is_unspecified() || pkt.ip.src.is_broadcast() {
         return None;
     }

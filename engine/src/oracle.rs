@@ -44,7 +44,11 @@ pub fn trace_rules(trace: &Value) -> String {
     }
     match trace.get("spec").and_then(|s| s.get("rules")) {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(lines)) => lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"),
+        Some(Value::Array(lines)) => lines
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
         _ => String::new(),
     }
 }
@@ -127,7 +131,11 @@ pub fn entry_json(e: &Entry, now_ms: u64, acct: bool) -> Value {
     });
     if p == proto::GRE {
         // The recorder parses the line's `timeout=30,` token over the numeric timeout.
-        if let crate::conntrack::ProtoState::Gre { timeout_secs, stream_timeout_secs } = e.proto {
+        if let crate::conntrack::ProtoState::Gre {
+            timeout_secs,
+            stream_timeout_secs,
+        } = e.proto
+        {
             v["timeout"] = json!(format!("{timeout_secs},"));
             v["stream_timeout"] = json!(stream_timeout_secs.to_string());
         }
@@ -150,7 +158,12 @@ fn classify(input: &[u8], from: Iface, d: &Decision) -> (Value, Value, Value) {
     let mut forwarded = Value::Null;
     let mut emitted = Vec::new();
     let same = |b: &[u8]| {
-        b.len() >= 20 && input.len() >= 20 && b[12..20] == input[12..20] && b[9] == input[9] && b[4..6] == input[4..6] && b[20..] == input[20..]
+        b.len() >= 20
+            && input.len() >= 20
+            && b[12..20] == input[12..20]
+            && b[9] == input[9]
+            && b[4..6] == input[4..6]
+            && b[20..] == input[20..]
     };
     for e in &d.emitted {
         let b = &e.bytes;
@@ -158,7 +171,10 @@ fn classify(input: &[u8], from: Iface, d: &Decision) -> (Value, Value, Value) {
             "forwarded"
         } else if b.len() > 20 && b[9] == proto::ICMP && icmp_error_type(b) {
             "icmp_error"
-        } else if b.len() > 33 && b[9] == proto::TCP && b[(b[0] & 0x0f) as usize * 4 + 13] & 0x04 != 0 {
+        } else if b.len() > 33
+            && b[9] == proto::TCP
+            && b[(b[0] & 0x0f) as usize * 4 + 13] & 0x04 != 0
+        {
             "tcp_rst"
         } else {
             "other"
@@ -197,12 +213,19 @@ fn explain(d: &Decision) -> Value {
 
 /// Replays a kernel-oracle trace; returns a trace of the same shape.
 pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
-    let steps = trace.get("steps").and_then(Value::as_array).ok_or_else(|| bad("no \"steps\" array"))?;
+    let steps = trace
+        .get("steps")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no \"steps\" array"))?;
     let spec = trace.get("spec").cloned().unwrap_or(Value::Null);
-    let default_collect = spec.get("collect_ms").and_then(Value::as_f64).unwrap_or(50.0);
+    let default_collect = spec
+        .get("collect_ms")
+        .and_then(Value::as_f64)
+        .unwrap_or(50.0);
     let rules = trace_rules(trace);
     let settings = trace_settings(trace);
-    let mut fw = Firewall::with_rules(settings, &rules).map_err(|e| ReplayError::Rules(e.to_string()))?;
+    let mut fw =
+        Firewall::with_rules(settings, &rules).map_err(|e| ReplayError::Rules(e.to_string()))?;
     let mut out_steps = Vec::with_capacity(steps.len());
     let mut clock_ms: u64 = 0;
     for (i, step) in steps.iter().enumerate() {
@@ -214,15 +237,22 @@ pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
             .or_else(|| spec_step.and_then(|s| s.get("collect_ms")))
             .and_then(Value::as_f64)
             .unwrap_or(default_collect);
-        let action = step.get("action").and_then(Value::as_str).unwrap_or("packet");
+        let action = step
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or("packet");
         let mut rec = json!({"index": i, "t": t, "action": action});
         let mut result = Map::new();
         match action {
             "packet" => {
-                let hexstr = step.get("packet_hex").and_then(Value::as_str).ok_or_else(|| bad(format!("step {i}: no packet_hex")))?;
+                let hexstr = step
+                    .get("packet_hex")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(format!("step {i}: no packet_hex")))?;
                 let bytes = wire::decode_hex(hexstr).map_err(|e| bad(format!("step {i}: {e}")))?;
                 let from_name = step.get("from").and_then(Value::as_str).unwrap_or("lan");
-                let from = Iface::from_name(from_name).ok_or_else(|| bad(format!("step {i}: unknown interface {from_name:?}")))?;
+                let from = Iface::from_name(from_name)
+                    .ok_or_else(|| bad(format!("step {i}: unknown interface {from_name:?}")))?;
                 rec["from"] = json!(from_name);
                 rec["packet_hex"] = json!(hexstr);
                 match fw.process(now, from, &bytes) {
@@ -263,13 +293,26 @@ pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
         clock_ms = snap;
         let acct = fw.conntrack().settings().acct;
         let entries = fw.conntrack().sorted_entries();
-        result.insert("conntrack".into(), Value::Array(entries.iter().map(|e| entry_json(e, snap, acct)).collect()));
+        result.insert(
+            "conntrack".into(),
+            Value::Array(entries.iter().map(|e| entry_json(e, snap, acct)).collect()),
+        );
         result.insert(
             "conntrack_raw".into(),
-            Value::Array(entries.iter().map(|e| json!(proc::proc_line(e, snap, acct))).collect()),
+            Value::Array(
+                entries
+                    .iter()
+                    .map(|e| json!(proc::proc_line(e, snap, acct)))
+                    .collect(),
+            ),
         );
         result.insert("ct_count".into(), json!(entries.len()));
-        let mut expect: Vec<String> = fw.conntrack().expectations().iter().map(|x| x.proc_line(snap)).collect();
+        let mut expect: Vec<String> = fw
+            .conntrack()
+            .expectations()
+            .iter()
+            .map(|x| x.proc_line(snap))
+            .collect();
         if !expect.is_empty() {
             expect.sort();
             result.insert("expect_raw".into(), json!(expect));

@@ -24,7 +24,11 @@ fn fixtures() -> Vec<PathBuf> {
 fn tuple(v: &Value) -> Vec<(String, String)> {
     TUPLE_KEYS
         .iter()
-        .filter_map(|k| v.get(*k).filter(|x| !x.is_null()).map(|x| (k.to_string(), x.to_string())))
+        .filter_map(|k| {
+            v.get(*k)
+                .filter(|x| !x.is_null())
+                .map(|x| (k.to_string(), x.to_string()))
+        })
         .collect()
 }
 
@@ -42,19 +46,31 @@ fn compare_entries(kernel: &[Value], ours: &[Value]) -> Vec<String> {
             continue;
         };
         if x["state"] != y["state"] {
-            diffs.push(format!("{k}: state kernel={} engine={}", x["state"], y["state"]));
+            diffs.push(format!(
+                "{k}: state kernel={} engine={}",
+                x["state"], y["state"]
+            ));
         }
         let flags = |v: &Value| {
-            let mut f: Vec<String> =
-                v["flags"].as_array().map(|a| a.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+            let mut f: Vec<String> = v["flags"]
+                .as_array()
+                .map(|a| a.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default();
             f.sort();
             f
         };
         if flags(x) != flags(y) {
-            diffs.push(format!("{k}: flags kernel={:?} engine={:?}", flags(x), flags(y)));
+            diffs.push(format!(
+                "{k}: flags kernel={:?} engine={:?}",
+                flags(x),
+                flags(y)
+            ));
         }
         if tuple(&x["reply"]) != tuple(&y["reply"]) {
-            diffs.push(format!("{k}: reply kernel={} engine={}", x["reply"], y["reply"]));
+            diffs.push(format!(
+                "{k}: reply kernel={} engine={}",
+                x["reply"], y["reply"]
+            ));
         }
         let (tx, ty) = (x["timeout"].as_i64(), y["timeout"].as_i64());
         if let (Some(a), Some(b)) = (tx, ty) {
@@ -88,7 +104,10 @@ fn masked(e: &Value) -> (String, String) {
 }
 
 fn emitted(r: &Value) -> Vec<(String, String)> {
-    let mut v: Vec<_> = r["emitted"].as_array().map(|a| a.iter().map(masked).collect()).unwrap_or_default();
+    let mut v: Vec<_> = r["emitted"]
+        .as_array()
+        .map(|a| a.iter().map(masked).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }
@@ -97,7 +116,11 @@ fn counters(t: &Value) -> Vec<String> {
     let c = &t["counters"]["filter"];
     let mut out: Vec<String> = c["rules"]
         .as_array()
-        .map(|a| a.iter().map(|r| format!("{} [{}:{}]", r["rule"], r["packets"], r["bytes"])).collect())
+        .map(|a| {
+            a.iter()
+                .map(|r| format!("{} [{}:{}]", r["rule"], r["packets"], r["bytes"]))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(p) = c["policies"].as_object() {
         for (chain, v) in p {
@@ -114,7 +137,11 @@ fn engine_agrees_with_every_kernel_trace() {
     let (mut passed, mut failed) = (0, 0);
     let mut report = String::new();
     for path in &files {
-        let name = path.file_name().unwrap().to_string_lossy().replace(".trace.json", "");
+        let name = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".trace.json", "");
         let kernel: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let ours = match wasmwall::oracle::replay(&kernel) {
             Ok(o) => o,
@@ -124,16 +151,26 @@ fn engine_agrees_with_every_kernel_trace() {
                 continue;
             }
         };
-        let (ka, kb) = (kernel["steps"].as_array().unwrap(), ours["steps"].as_array().unwrap());
+        let (ka, kb) = (
+            kernel["steps"].as_array().unwrap(),
+            ours["steps"].as_array().unwrap(),
+        );
         assert_eq!(ka.len(), kb.len(), "{name}: step count");
         for (i, (x, y)) in ka.iter().zip(kb).enumerate() {
             let (rx, ry) = (&x["result"], &y["result"]);
             let mut diffs = Vec::new();
             if rx["verdict"] != ry["verdict"] {
-                diffs.push(format!("verdict kernel={} engine={}", rx["verdict"], ry["verdict"]));
+                diffs.push(format!(
+                    "verdict kernel={} engine={}",
+                    rx["verdict"], ry["verdict"]
+                ));
             }
             if emitted(rx) != emitted(ry) {
-                diffs.push(format!("emitted kernel={:?} engine={:?}", emitted(rx), emitted(ry)));
+                diffs.push(format!(
+                    "emitted kernel={:?} engine={:?}",
+                    emitted(rx),
+                    emitted(ry)
+                ));
             }
             let empty = vec![];
             diffs.extend(compare_entries(
@@ -144,7 +181,10 @@ fn engine_agrees_with_every_kernel_trace() {
                 passed += 1;
             } else {
                 failed += 1;
-                let what = x["packet_summary"].as_str().or(x["action"].as_str()).unwrap_or("");
+                let what = x["packet_summary"]
+                    .as_str()
+                    .or(x["action"].as_str())
+                    .unwrap_or("");
                 report.push_str(&format!("{name} step {i}: {what}\n"));
                 report.push_str(&format!("    engine said: {}\n", ry["wasmwall"]));
                 for d in diffs {
@@ -161,6 +201,9 @@ fn engine_agrees_with_every_kernel_trace() {
             ));
         }
     }
-    println!("{} traces: {passed} steps agree, {failed} differ", files.len());
+    println!(
+        "{} traces: {passed} steps agree, {failed} differ",
+        files.len()
+    );
     assert!(failed == 0, "engine and kernel disagree:\n{report}");
 }

@@ -34,18 +34,20 @@ fn step() -> impl Strategy<Value = Step> {
         0u32..4,
         any::<bool>(),
     )
-        .prop_map(|(advance_ms, kind, a, b, sport, dport, flags, seq, ack, reverse)| Step {
-            advance_ms,
-            kind,
-            a,
-            b,
-            sport,
-            dport,
-            flags,
-            seq,
-            ack,
-            reverse,
-        })
+        .prop_map(
+            |(advance_ms, kind, a, b, sport, dport, flags, seq, ack, reverse)| Step {
+                advance_ms,
+                kind,
+                a,
+                b,
+                sport,
+                dport,
+                flags,
+                seq,
+                ack,
+                reverse,
+            },
+        )
 }
 
 fn build(s: &Step) -> Vec<u8> {
@@ -67,14 +69,32 @@ fn build(s: &Step) -> Vec<u8> {
             payload: vec![],
             bad_csum: false,
         }),
-        2 => Transport::Udp(UdpSpec { sport: sp, dport: dp, payload: vec![1, 2], bad_csum: false, no_csum: false }),
-        _ => Transport::Icmp(IcmpSpec { icmp_type: if s.reverse { 0 } else { 8 }, ..IcmpSpec::echo(s.sport, 1) }),
+        2 => Transport::Udp(UdpSpec {
+            sport: sp,
+            dport: dp,
+            payload: vec![1, 2],
+            bad_csum: false,
+            no_csum: false,
+        }),
+        _ => Transport::Icmp(IcmpSpec {
+            icmp_type: if s.reverse { 0 } else { 8 },
+            ..IcmpSpec::echo(s.sport, 1)
+        }),
     };
-    PacketSpec { ip: IpSpec::new(src, dst), transport }.build().unwrap()
+    PacketSpec {
+        ip: IpSpec::new(src, dst),
+        transport,
+    }
+    .build()
+    .unwrap()
 }
 
 fn small_table() -> Conntrack {
-    Conntrack::new(Settings { max: 8, buckets: 4, ..Settings::default() })
+    Conntrack::new(Settings {
+        max: 8,
+        buckets: 4,
+        ..Settings::default()
+    })
 }
 
 proptest! {
@@ -152,12 +172,27 @@ fn tuple_of(bytes: &[u8]) -> Tuple {
 /// With a full table of ASSURED entries, a new flow is dropped and counted.
 #[test]
 fn full_table_of_assured_entries_drops_new_packets() {
-    let mut ct = Conntrack::new(Settings { max: 2, buckets: 2, ..Settings::default() });
+    let mut ct = Conntrack::new(Settings {
+        max: 2,
+        buckets: 2,
+        ..Settings::default()
+    });
     let mut now = 0;
     for port in [1u16, 2] {
         for (reverse, when) in [(false, 0), (true, 100), (false, 2_500)] {
             now += when;
-            let s = Step { advance_ms: 0, kind: 2, a: 0, b: 0, sport: port, dport: 0, flags: 0, seq: 0, ack: 0, reverse };
+            let s = Step {
+                advance_ms: 0,
+                kind: 2,
+                a: 0,
+                b: 0,
+                sport: port,
+                dport: 0,
+                flags: 0,
+                seq: 0,
+                ack: 0,
+                reverse,
+            };
             let bytes = build(&s);
             let pkt = wire::parse(&bytes).unwrap();
             let t = ct.track(now, &bytes, &pkt, &Template::default());
@@ -165,7 +200,18 @@ fn full_table_of_assured_entries_drops_new_packets() {
         }
     }
     assert!(ct.entries().all(|e| e.is_assured()));
-    let s = Step { advance_ms: 0, kind: 2, a: 1, b: 1, sport: 0, dport: 0, flags: 0, seq: 0, ack: 0, reverse: false };
+    let s = Step {
+        advance_ms: 0,
+        kind: 2,
+        a: 1,
+        b: 1,
+        sport: 0,
+        dport: 0,
+        flags: 0,
+        seq: 0,
+        ack: 0,
+        reverse: false,
+    };
     let bytes = build(&s);
     let pkt = wire::parse(&bytes).unwrap();
     let t = ct.track(now, &bytes, &pkt, &Template::default());
@@ -177,9 +223,24 @@ fn full_table_of_assured_entries_drops_new_packets() {
 /// A full table of unreplied entries makes room by evicting one of them.
 #[test]
 fn full_table_evicts_unassured_entries() {
-    let mut ct = Conntrack::new(Settings { max: 4, buckets: 1, ..Settings::default() });
+    let mut ct = Conntrack::new(Settings {
+        max: 4,
+        buckets: 1,
+        ..Settings::default()
+    });
     for port in 0..10u16 {
-        let s = Step { advance_ms: 0, kind: 2, a: 0, b: 0, sport: port, dport: 0, flags: 0, seq: 0, ack: 0, reverse: false };
+        let s = Step {
+            advance_ms: 0,
+            kind: 2,
+            a: 0,
+            b: 0,
+            sport: port,
+            dport: 0,
+            flags: 0,
+            seq: 0,
+            ack: 0,
+            reverse: false,
+        };
         let bytes = build(&s);
         let pkt = wire::parse(&bytes).unwrap();
         let t = ct.track(0, &bytes, &pkt, &Template::default());

@@ -1,1 +1,201 @@
-fn main() { eprintln!("wasmwall: being built"); std::process::exit(1) }
+//! `wasmwall`: replay kernel-oracle traces and packet captures through the engine.
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use wasmwall::firewall::{Firewall, Iface};
+use wasmwall::{oracle, wire, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "wasmwall",
+    version,
+    about = "A stateful firewall with Linux netfilter semantics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay a kernel-oracle trace (JSON in, the same trace shape out), or a pcap
+    /// capture through a ruleset (`--rules FILE --pcap FILE`).
+    Replay {
+        /// A kernel-oracle trace (`*.trace.json`).
+        trace: Option<PathBuf>,
+        /// Ruleset file (iptables-save or `-A ...` lines), for --pcap.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// A pcap capture of IPv4 packets (raw IP, Ethernet or Linux cooked).
+        #[arg(long)]
+        pcap: Option<PathBuf>,
+        /// Conntrack setting, e.g. `--set tcp_loose=0` (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Write the output here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay {
+            trace,
+            rules,
+            pcap,
+            set,
+            output,
+        } => match (trace, pcap) {
+            (Some(t), None) => replay_trace(&t),
+            (None, Some(p)) => replay_pcap(rules.as_deref(), &p, &set),
+            (Some(_), Some(_)) => Err("give either a trace or --pcap, not both".into()),
+            (None, None) => {
+                Err("nothing to replay: give a trace file, or --rules FILE --pcap FILE".into())
+            }
+        }
+        .and_then(|text| match output {
+            Some(path) => std::fs::write(&path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            None => {
+                print!("{text}");
+                Ok(())
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("wasmwall: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn replay_trace(path: &Path) -> Result<String, String> {
+    let text = read(path)?;
+    let trace: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+    let out = oracle::replay(&trace).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::to_string_pretty(&out)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+fn replay_pcap(rules: Option<&Path>, pcap: &Path, set: &[String]) -> Result<String, String> {
+    let rules_text = match rules {
+        Some(p) => {
+            String::from_utf8(read(p)?).map_err(|_| format!("{}: not UTF-8 text", p.display()))?
+        }
+        None => String::new(),
+    };
+    let mut settings = Settings::default();
+    for kv in set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--set {kv}: expected NAME=VALUE"))?;
+        settings.set(k, v).map_err(|e| e.to_string())?;
+    }
+    let mut fw = Firewall::with_rules(settings, &rules_text).map_err(|e| {
+        format!(
+            "{}: {e}",
+            rules.map_or("rules".into(), |p| p.display().to_string())
+        )
+    })?;
+    let packets = wasmwall_cli_pcap::read_packets(&read(pcap)?)
+        .map_err(|e| format!("{}: {e}", pcap.display()))?;
+    let mut out = String::new();
+    let mut last = 0;
+    for (i, (t_ms, bytes)) in packets.iter().enumerate() {
+        let from = match wire::parse(bytes) {
+            Ok(p) => fw.topology.route(p.ip.src),
+            Err(_) => Iface::Wan,
+        };
+        last = *t_ms;
+        let line = match fw.process(*t_ms, from, bytes) {
+            Ok(d) => format!(
+                "{i:>6} {:>10.3} {:<3} {:<9} {:<11} {}{}",
+                *t_ms as f64 / 1000.0,
+                from,
+                d.outcome.name(),
+                d.ctstate.name(),
+                summary(bytes),
+                d.reason.map(|r| format!("  ({r})")).unwrap_or_default()
+            ),
+            Err(e) => format!(
+                "{i:>6} {:>10.3} {:<3} error     -           {e}",
+                *t_ms as f64 / 1000.0,
+                from
+            ),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str("\n# /proc/net/nf_conntrack\n");
+    out.push_str(&fw.conntrack_mut().render_proc(last));
+    Ok(out)
+}
+
+/// A one-line description of a packet, like the kernel-oracle's summaries.
+fn summary(bytes: &[u8]) -> String {
+    let Ok(p) = wire::parse(bytes) else {
+        return "unparsable".into();
+    };
+    let ip = p.ip;
+    match p.l4 {
+        wire::L4::Tcp(t) => format!(
+            "tcp {}:{} > {}:{} [{}] seq={} ack={} win={} len={}",
+            ip.src,
+            t.sport,
+            ip.dst,
+            t.dport,
+            wire::tcp_flags::to_letters(t.flags),
+            t.seq,
+            t.ack,
+            t.window,
+            t.payload_len
+        ),
+        wire::L4::Udp(u) => format!(
+            "udp {}:{} > {}:{} len={}",
+            ip.src, u.sport, ip.dst, u.dport, u.payload_len
+        ),
+        wire::L4::Icmp(c) => format!(
+            "icmp {} > {} type={} code={}",
+            ip.src, ip.dst, c.icmp_type, c.code
+        ),
+        _ => format!("proto {} {} > {}", ip.protocol, ip.src, ip.dst),
+    }
+}
+
+/// Reading pcap files into (time in ms from the first packet, IPv4 bytes).
+mod wasmwall_cli_pcap {
+    use pcap_file::pcap::PcapReader;
+    use pcap_file::DataLink;
+
+    pub fn read_packets(data: &[u8]) -> Result<Vec<(u64, Vec<u8>)>, String> {
+        let mut reader = PcapReader::new(data).map_err(|e| format!("not a pcap file: {e}"))?;
+        let link = reader.header().datalink;
+        let skip = match link {
+            DataLink::RAW | DataLink::IPV4 => 0,
+            DataLink::ETHERNET => 14,
+            DataLink::LINUX_SLL => 16,
+            other => return Err(format!("unsupported link type {other:?}")),
+        };
+        let mut out = Vec::new();
+        let mut first = None;
+        while let Some(pkt) = reader.next_packet() {
+            let pkt = pkt.map_err(|e| format!("corrupt packet record: {e}"))?;
+            let us = pkt.timestamp.as_micros() as u64;
+            let t0 = *first.get_or_insert(us);
+            let data = pkt.data.get(skip..).unwrap_or(&[]);
+            out.push(((us - t0) / 1000, data.to_vec()));
+        }
+        Ok(out)
+    }
+}

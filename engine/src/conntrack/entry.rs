@@ -32,11 +32,16 @@ pub mod status {
 pub enum ProtoState {
     Tcp(Box<TcpConn>),
     /// UDP: the moment after which traffic following a reply makes it a stream.
-    Udp { stream_after_ms: u64 },
+    Udp {
+        stream_after_ms: u64,
+    },
     Icmp,
     /// GRE (version 0 is tracked with zero keys). The kernel keeps both timeouts in
     /// the entry and prints them (`timeout=30, stream_timeout=180`).
-    Gre { timeout_secs: u32, stream_timeout_secs: u32 },
+    Gre {
+        timeout_secs: u32,
+        stream_timeout_secs: u32,
+    },
     Generic,
 }
 

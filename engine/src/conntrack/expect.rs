@@ -77,8 +77,13 @@ impl Expectations {
 
     /// Adds an expectation; a master may have at most `max_per_master` (the oldest goes).
     pub fn add(&mut self, exp: Expectation, max_per_master: usize) {
-        self.list.retain(|e| !(e.master_id == exp.master_id && e.tuple == exp.tuple));
-        let of_master = self.list.iter().filter(|e| e.master_id == exp.master_id).count();
+        self.list
+            .retain(|e| !(e.master_id == exp.master_id && e.tuple == exp.tuple));
+        let of_master = self
+            .list
+            .iter()
+            .filter(|e| e.master_id == exp.master_id)
+            .count();
         if of_master >= max_per_master {
             if let Some(i) = self.list.iter().position(|e| e.master_id == exp.master_id) {
                 self.list.remove(i);

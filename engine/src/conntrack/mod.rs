@@ -93,14 +93,27 @@ impl Tracked {
         }
     }
     fn untracked() -> Tracked {
-        Tracked { state: CtState::Untracked, reason: None, ..Tracked::invalid("") }
+        Tracked {
+            state: CtState::Untracked,
+            reason: None,
+            ..Tracked::invalid("")
+        }
     }
     fn attached(info: CtInfo, conn: ConnRef) -> Tracked {
-        Tracked { state: info.state(), info: Some(info), conn: Some(conn), reason: None, ..Tracked::invalid("") }
+        Tracked {
+            state: info.state(),
+            info: Some(info),
+            conn: Some(conn),
+            reason: None,
+            ..Tracked::invalid("")
+        }
     }
     /// What the filter sees when connection tracking is not loaded at all.
     pub fn without_conntrack() -> Tracked {
-        Tracked { reason: None, ..Tracked::invalid("") }
+        Tracked {
+            reason: None,
+            ..Tracked::invalid("")
+        }
     }
 
     /// The direction of the packet relative to its connection.
@@ -149,9 +162,17 @@ pub struct Conntrack {
 
 /// What a protocol tracker decided.
 enum L4Verdict {
-    Accept { timeout_secs: Option<u32>, assure: bool, kill: bool, transition: Option<(TcpState, TcpState)> },
+    Accept {
+        timeout_secs: Option<u32>,
+        assure: bool,
+        kill: bool,
+        transition: Option<(TcpState, TcpState)>,
+    },
     Ignore(String),
-    Invalid { reason: String, shrink_timeout_secs: Option<u32> },
+    Invalid {
+        reason: String,
+        shrink_timeout_secs: Option<u32>,
+    },
     Reopen,
 }
 
@@ -245,20 +266,30 @@ impl Conntrack {
     pub fn render_proc(&mut self, now_ms: u64) -> String {
         self.advance(now_ms);
         let acct = self.settings.acct;
-        self.sorted_entries().iter().map(|e| proc::proc_line(e, now_ms, acct) + "\n").collect()
+        self.sorted_entries()
+            .iter()
+            .map(|e| proc::proc_line(e, now_ms, acct) + "\n")
+            .collect()
     }
 
     /// `conntrack -L` output lines as of `now_ms`.
     pub fn render_conntrack_l(&mut self, now_ms: u64) -> String {
         self.advance(now_ms);
         let acct = self.settings.acct;
-        self.sorted_entries().iter().map(|e| proc::conntrack_line(e, now_ms, acct) + "\n").collect()
+        self.sorted_entries()
+            .iter()
+            .map(|e| proc::conntrack_line(e, now_ms, acct) + "\n")
+            .collect()
     }
 
     /// Moves the clock: reaps expired entries and expectations (the kernel's GC).
     pub fn advance(&mut self, now_ms: u64) {
-        let expired: Vec<Slot> =
-            self.table.slots().filter(|(_, e)| e.is_expired(now_ms)).map(|(s, _)| s).collect();
+        let expired: Vec<Slot> = self
+            .table
+            .slots()
+            .filter(|(_, e)| e.is_expired(now_ms))
+            .map(|(s, _)| s)
+            .collect();
         for slot in expired {
             self.destroy(slot, now_ms);
         }
@@ -286,7 +317,12 @@ impl Conntrack {
     fn event(&mut self, kind: EventKind, e: &Entry, now_ms: u64) {
         if self.record_events {
             let line = proc::conntrack_line(e, now_ms, self.settings.acct);
-            self.events.push(Event { kind, time_ms: now_ms, id: e.id, line });
+            self.events.push(Event {
+                kind,
+                time_ms: now_ms,
+                id: e.id,
+                line,
+            });
         }
     }
 
@@ -313,7 +349,14 @@ impl Conntrack {
         tracked
     }
 
-    fn track_inner(&mut self, now: u64, bytes: &[u8], pkt: &Packet, tpl: &Template, verify: bool) -> Tracked {
+    fn track_inner(
+        &mut self,
+        now: u64,
+        bytes: &[u8],
+        pkt: &Packet,
+        tpl: &Template,
+        verify: bool,
+    ) -> Tracked {
         match pkt.l4 {
             L4::Malformed(e) => return Tracked::invalid(e.to_string()),
             L4::Fragment => return Tracked::invalid("fragment"),
@@ -367,7 +410,17 @@ impl Conntrack {
             };
             let dir = info.direction();
             let remaining = e.expires_ms.saturating_sub(now);
-            let verdict = l4_packet(e, is_new, dir, bytes, pkt, &self.settings, verify, now, remaining);
+            let verdict = l4_packet(
+                e,
+                is_new,
+                dir,
+                bytes,
+                pkt,
+                &self.settings,
+                verify,
+                now,
+                remaining,
+            );
             match verdict {
                 L4Verdict::Reopen => {
                     if let ConnRef::Table(slot) = conn {
@@ -376,7 +429,10 @@ impl Conntrack {
                     self.stats.search_restart += 1;
                     continue;
                 }
-                L4Verdict::Invalid { reason, shrink_timeout_secs } => {
+                L4Verdict::Invalid {
+                    reason,
+                    shrink_timeout_secs,
+                } => {
                     if let Some(secs) = shrink_timeout_secs {
                         e.expires_ms = now + u64::from(secs) * 1000;
                     }
@@ -394,7 +450,12 @@ impl Conntrack {
                     }
                     return t;
                 }
-                L4Verdict::Accept { timeout_secs, assure, kill, transition } => {
+                L4Verdict::Accept {
+                    timeout_secs,
+                    assure,
+                    kill,
+                    transition,
+                } => {
                     let mut changed = false;
                     if let Some(secs) = timeout_secs {
                         e.expires_ms = now + u64::from(secs) * 1000;
@@ -441,7 +502,12 @@ impl Conntrack {
 
     /// Allocates an unconfirmed entry for a tuple that is not in the table
     /// (`init_conntrack`), evicting if the table is full.
-    fn new_entry(&mut self, now: u64, tuple: Tuple, tpl: &Template) -> Result<(Entry, CtInfo), Tracked> {
+    fn new_entry(
+        &mut self,
+        now: u64,
+        tuple: Tuple,
+        tpl: &Template,
+    ) -> Result<(Entry, CtInfo), Tracked> {
         let Some(reply) = tuple.invert() else {
             return Err(Tracked::invalid("no reply tuple for this packet"));
         };
@@ -471,7 +537,10 @@ impl Conntrack {
                 self.stats.expect_new += 1;
                 e.status |= status::EXPECTED;
                 e.master = Some(exp.master_id);
-                e.mark = self.entries().find(|m| m.id == exp.master_id).map_or(0, |m| m.mark);
+                e.mark = self
+                    .entries()
+                    .find(|m| m.id == exp.master_id)
+                    .map_or(0, |m| m.mark);
                 CtInfo::Related
             }
             None => {
@@ -493,7 +562,9 @@ impl Conntrack {
             }
             let mut drops = 0;
             for slot in self.table.bucket_slots(bucket) {
-                let Some(e) = self.table.get(slot) else { continue };
+                let Some(e) = self.table.get(slot) else {
+                    continue;
+                };
                 if e.is_expired(now) {
                     self.destroy(slot, now);
                 } else if !e.is_assured() {
@@ -551,7 +622,13 @@ impl Conntrack {
                     return fail(self, "icmp error quotes a truncated header");
                 }
                 let h = inner.l4_head;
-                Tuple::icmp(inner.src, inner.dst, u16::from_be_bytes([h[4], h[5]]), h[0], h[1])
+                Tuple::icmp(
+                    inner.src,
+                    inner.dst,
+                    u16::from_be_bytes([h[4], h[5]]),
+                    h[0],
+                    h[1],
+                )
             }
             p => Tuple::addresses(p, inner.src, inner.dst),
         };
@@ -584,8 +661,16 @@ impl Conntrack {
     /// The packet was accepted: run the connection's helper, then confirm a new entry
     /// (insert it into the table, event NEW). Returns the reason when the helper
     /// drops the packet.
-    pub fn confirm(&mut self, now_ms: u64, tracked: &Tracked, bytes: &[u8], pkt: &Packet) -> Result<(), &'static str> {
-        let Some(conn) = tracked.conn else { return Ok(()) };
+    pub fn confirm(
+        &mut self,
+        now_ms: u64,
+        tracked: &Tracked,
+        bytes: &[u8],
+        pkt: &Packet,
+    ) -> Result<(), &'static str> {
+        let Some(conn) = tracked.conn else {
+            return Ok(());
+        };
         if let Some(reason) = self.run_helper(now_ms, tracked, conn, bytes, pkt) {
             self.abort(tracked);
             return Err(reason);
@@ -593,7 +678,9 @@ impl Conntrack {
         if !tracked.created || conn != ConnRef::InFlight {
             return Ok(());
         }
-        let Some(mut e) = self.in_flight.take() else { return Ok(()) };
+        let Some(mut e) = self.in_flight.take() else {
+            return Ok(());
+        };
         if self.table.find(e.original()).is_some() || self.table.find(e.reply()).is_some() {
             self.stats.insert_failed += 1;
             return Err("insert failed: tuple already tracked");
@@ -674,8 +761,16 @@ fn l4_packet(
     now: u64,
     remaining_ms: u64,
 ) -> L4Verdict {
-    let invalid = |r: &str| L4Verdict::Invalid { reason: r.to_string(), shrink_timeout_secs: None };
-    let refresh = |secs: u32| L4Verdict::Accept { timeout_secs: Some(secs), assure: false, kill: false, transition: None };
+    let invalid = |r: &str| L4Verdict::Invalid {
+        reason: r.to_string(),
+        shrink_timeout_secs: None,
+    };
+    let refresh = |secs: u32| L4Verdict::Accept {
+        timeout_secs: Some(secs),
+        assure: false,
+        kill: false,
+        transition: None,
+    };
     match pkt.l4 {
         L4::Tcp(tcp) => {
             if verify && !wire::transport_checksum_ok(bytes, pkt) {
@@ -695,16 +790,27 @@ fn l4_packet(
                 return invalid("protocol mismatch");
             };
             match conn.packet(dir, &tcp, seen_reply, assured, remaining_ms, s) {
-                TcpOutcome::Accepted { old, new, timeout_secs, keep_timer, assure, kill } => L4Verdict::Accept {
+                TcpOutcome::Accepted {
+                    old,
+                    new,
+                    timeout_secs,
+                    keep_timer,
+                    assure,
+                    kill,
+                } => L4Verdict::Accept {
                     timeout_secs: (!keep_timer).then_some(timeout_secs),
                     assure,
                     kill,
                     transition: Some((old, new)),
                 },
                 TcpOutcome::Ignored { reason } => L4Verdict::Ignore(reason),
-                TcpOutcome::Invalid { reason, shrink_timeout_secs } => {
-                    L4Verdict::Invalid { reason, shrink_timeout_secs }
-                }
+                TcpOutcome::Invalid {
+                    reason,
+                    shrink_timeout_secs,
+                } => L4Verdict::Invalid {
+                    reason,
+                    shrink_timeout_secs,
+                },
                 TcpOutcome::Reopen => L4Verdict::Reopen,
             }
         }
@@ -716,7 +822,9 @@ fn l4_packet(
                 return invalid("bad checksum");
             }
             if is_new {
-                e.proto = ProtoState::Udp { stream_after_ms: now + 2000 };
+                e.proto = ProtoState::Udp {
+                    stream_after_ms: now + 2000,
+                };
             }
             let ProtoState::Udp { stream_after_ms } = e.proto else {
                 return invalid("protocol mismatch");
@@ -746,13 +854,25 @@ fn l4_packet(
         }
         _ if pkt.ip.protocol == proto::GRE => {
             if is_new {
-                e.proto = ProtoState::Gre { timeout_secs: s.gre_timeout, stream_timeout_secs: s.gre_timeout_stream };
+                e.proto = ProtoState::Gre {
+                    timeout_secs: s.gre_timeout,
+                    stream_timeout_secs: s.gre_timeout_stream,
+                };
             }
-            let ProtoState::Gre { timeout_secs, stream_timeout_secs } = e.proto else {
+            let ProtoState::Gre {
+                timeout_secs,
+                stream_timeout_secs,
+            } = e.proto
+            else {
                 return invalid("protocol mismatch");
             };
             if e.seen_reply() {
-                L4Verdict::Accept { timeout_secs: Some(stream_timeout_secs), assure: true, kill: false, transition: None }
+                L4Verdict::Accept {
+                    timeout_secs: Some(stream_timeout_secs),
+                    assure: true,
+                    kill: false,
+                    transition: None,
+                }
             } else {
                 refresh(timeout_secs)
             }

@@ -26,7 +26,10 @@ pub fn l4_name(protocol: u8) -> &'static str {
 
 /// Tracked by the generic tracker (addresses only, printed as `unknown`)?
 pub fn is_generic(protocol: u8) -> bool {
-    !matches!(protocol, proto::TCP | proto::UDP | proto::ICMP | proto::GRE | proto::UDPLITE)
+    !matches!(
+        protocol,
+        proto::TCP | proto::UDP | proto::ICMP | proto::GRE | proto::UDPLITE
+    )
 }
 
 fn write_tuple(out: &mut String, t: &Tuple) {
@@ -36,7 +39,13 @@ fn write_tuple(out: &mut String, t: &Tuple) {
             let _ = write!(out, "sport={} dport={} ", t.sport, t.dport);
         }
         proto::ICMP => {
-            let _ = write!(out, "type={} code={} id={} ", t.icmp_type(), t.icmp_code(), t.icmp_id());
+            let _ = write!(
+                out,
+                "type={} code={} id={} ",
+                t.icmp_type(),
+                t.icmp_code(),
+                t.icmp_id()
+            );
         }
         proto::GRE => {
             let _ = write!(out, "srckey=0x{:x} dstkey=0x{:x} ", t.sport, t.dport);
@@ -56,19 +65,34 @@ pub fn conntrack_line(e: &Entry, now_ms: u64, acct: bool) -> String {
     if let Some(state) = e.state_name() {
         let _ = write!(out, "{state} ");
     }
-    if let ProtoState::Gre { timeout_secs, stream_timeout_secs } = e.proto {
-        let _ = write!(out, "timeout={timeout_secs}, stream_timeout={stream_timeout_secs} ");
+    if let ProtoState::Gre {
+        timeout_secs,
+        stream_timeout_secs,
+    } = e.proto
+    {
+        let _ = write!(
+            out,
+            "timeout={timeout_secs}, stream_timeout={stream_timeout_secs} "
+        );
     }
     write_tuple(&mut out, e.original());
     if acct {
-        let _ = write!(out, "packets={} bytes={} ", e.counters[0].0, e.counters[0].1);
+        let _ = write!(
+            out,
+            "packets={} bytes={} ",
+            e.counters[0].0, e.counters[0].1
+        );
     }
     if !e.seen_reply() {
         out.push_str("[UNREPLIED] ");
     }
     write_tuple(&mut out, e.reply());
     if acct {
-        let _ = write!(out, "packets={} bytes={} ", e.counters[1].0, e.counters[1].1);
+        let _ = write!(
+            out,
+            "packets={} bytes={} ",
+            e.counters[1].0, e.counters[1].1
+        );
     }
     if e.has(status::HW_OFFLOAD) {
         out.push_str("[HW_OFFLOAD] ");
@@ -91,9 +115,26 @@ pub fn proc_line(e: &Entry, now_ms: u64, acct: bool) -> String {
 pub fn sort_key(e: &Entry) -> (u8, String, String, i64, i64, i64, i64, i64) {
     let t = e.original();
     let (sport, dport, ty, code, id) = match t.protocol {
-        proto::TCP | proto::UDP | proto::UDPLITE => (i64::from(t.sport), i64::from(t.dport), -1, -1, -1),
-        proto::ICMP => (-1, -1, i64::from(t.icmp_type()), i64::from(t.icmp_code()), i64::from(t.icmp_id())),
+        proto::TCP | proto::UDP | proto::UDPLITE => {
+            (i64::from(t.sport), i64::from(t.dport), -1, -1, -1)
+        }
+        proto::ICMP => (
+            -1,
+            -1,
+            i64::from(t.icmp_type()),
+            i64::from(t.icmp_code()),
+            i64::from(t.icmp_id()),
+        ),
         _ => (-1, -1, -1, -1, -1),
     };
-    (t.protocol, t.src.to_string(), t.dst.to_string(), sport, dport, ty, code, id)
+    (
+        t.protocol,
+        t.src.to_string(),
+        t.dst.to_string(),
+        sport,
+        dport,
+        ty,
+        code,
+        id,
+    )
 }

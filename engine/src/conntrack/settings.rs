@@ -104,7 +104,9 @@ impl Settings {
 
     /// Whether `key` names a setting the engine knows (in any accepted spelling).
     pub fn knows(key: &str) -> bool {
-        Settings::default().field(Settings::short_name(key)).is_some()
+        Settings::default()
+            .field(Settings::short_name(key))
+            .is_some()
     }
 
     fn field(&mut self, short: &str) -> Option<Field<'_>> {
@@ -140,7 +142,10 @@ impl Settings {
 
     /// Sets one value by sysctl name. Switches take `0`/`1`.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingError> {
-        let bad = || SettingError::BadValue { name: key.to_string(), value: value.to_string() };
+        let bad = || SettingError::BadValue {
+            name: key.to_string(),
+            value: value.to_string(),
+        };
         let v: u64 = value.trim().parse().map_err(|_| bad())?;
         match self.field(Settings::short_name(key)) {
             None => Err(SettingError::Unknown(key.to_string())),
@@ -183,7 +188,13 @@ mod tests {
         s.set("udp_timeout_stream", "7").unwrap();
         assert_eq!((s.tcp_timeout_syn_sent, s.udp_timeout_stream), (3, 7));
         assert_eq!(s.get("tcp_timeout_syn_sent"), Some(3));
-        assert!(matches!(s.set("tcp_nonsense", "1"), Err(SettingError::Unknown(_))));
-        assert!(matches!(s.set("tcp_loose", "yes"), Err(SettingError::BadValue { .. })));
+        assert!(matches!(
+            s.set("tcp_nonsense", "1"),
+            Err(SettingError::Unknown(_))
+        ));
+        assert!(matches!(
+            s.set("tcp_loose", "yes"),
+            Err(SettingError::BadValue { .. })
+        ));
     }
 }

@@ -28,7 +28,14 @@ fn node(slot: Slot, dir: Direction) -> u32 {
     slot << 1 | dir as u32
 }
 fn unnode(n: u32) -> Hit {
-    Hit { slot: n >> 1, dir: if n & 1 == 0 { Direction::Original } else { Direction::Reply } }
+    Hit {
+        slot: n >> 1,
+        dir: if n & 1 == 0 {
+            Direction::Original
+        } else {
+            Direction::Reply
+        },
+    }
 }
 
 /// The kernel's `NF_CT_EVICTION_RANGE`.
@@ -71,7 +78,8 @@ impl Table {
     /// A tuple's bucket: a fixed, well-mixed hash so runs are reproducible.
     pub fn bucket_of(&self, t: &Tuple) -> u32 {
         let mut h = u64::from(u32::from(t.src)) << 32 | u64::from(u32::from(t.dst));
-        h ^= (u64::from(t.sport) << 24 | u64::from(t.dport) << 8 | u64::from(t.protocol)).rotate_left(17);
+        h ^= (u64::from(t.sport) << 24 | u64::from(t.dport) << 8 | u64::from(t.protocol))
+            .rotate_left(17);
         h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
         h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         h ^= h >> 33;
@@ -159,7 +167,10 @@ impl Table {
 
     /// Occupied slots in slab order.
     pub fn slots(&self) -> impl Iterator<Item = (Slot, &Entry)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i as Slot, e)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as Slot, e)))
     }
 
     /// Drops everything.

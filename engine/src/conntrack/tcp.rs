@@ -61,7 +61,11 @@ impl TcpState {
     pub fn is_closing(self) -> bool {
         matches!(
             self,
-            TcpState::FinWait | TcpState::CloseWait | TcpState::LastAck | TcpState::TimeWait | TcpState::Close
+            TcpState::FinWait
+                | TcpState::CloseWait
+                | TcpState::LastAck
+                | TcpState::TimeWait
+                | TcpState::Close
         )
     }
 }
@@ -264,7 +268,10 @@ pub enum TcpOutcome {
     Ignored { reason: String },
     /// The packet is INVALID (no entry attached). An out-of-window FIN/RST answering
     /// one from the other side cuts an ASSURED entry's timeout to `shrink_timeout_secs`.
-    Invalid { reason: String, shrink_timeout_secs: Option<u32> },
+    Invalid {
+        reason: String,
+        shrink_timeout_secs: Option<u32>,
+    },
     /// A SYN reopening a closed connection: delete the entry and look up again.
     Reopen,
 }
@@ -360,7 +367,12 @@ impl TcpConn {
             Next::To(s) => Some(s),
             Next::Iv => {
                 return TcpOutcome::Invalid {
-                    reason: format!("packet (index {}) in dir {} invalid, state {}", class as u8, d, old.name()),
+                    reason: format!(
+                        "packet (index {}) in dir {} invalid, state {}",
+                        class as u8,
+                        d,
+                        old.name()
+                    ),
                     shrink_timeout_secs: None,
                 }
             }
@@ -395,7 +407,9 @@ impl TcpConn {
             {
                 // RFC 5961: an ACK answering a spurious SYN does not ack the last FIN.
                 self.last_flags &= !dir_flags::EXP_CHALLENGE_ACK;
-                return TcpOutcome::Ignored { reason: "challenge-ack ignored".into() };
+                return TcpOutcome::Ignored {
+                    reason: "challenge-ack ignored".into(),
+                };
             }
             TcpState::SynSent2 => self.last_flags |= dir_flags::SIMULTANEOUS_OPEN,
             TcpState::SynRecv
@@ -406,8 +420,12 @@ impl TcpConn {
                 new = TcpState::Established;
             }
             TcpState::Close if class == PacketClass::Rst => {
-                let Some(check) = self.check_rst(dir, tcp, old, seen_reply, assured, settings) else {
-                    return TcpOutcome::Invalid { reason: "invalid rst".into(), shrink_timeout_secs: None };
+                let Some(check) = self.check_rst(dir, tcp, old, seen_reply, assured, settings)
+                else {
+                    return TcpOutcome::Invalid {
+                        reason: "invalid rst".into(),
+                        shrink_timeout_secs: None,
+                    };
                 };
                 if check.keep_state {
                     new = old;
@@ -422,8 +440,12 @@ impl TcpConn {
                 WindowVerdict::Accept => {}
                 WindowVerdict::Ignore(reason) => return TcpOutcome::Ignored { reason },
                 WindowVerdict::Invalid(reason) => {
-                    let shrink_timeout_secs = self.handle_invalid(dir, class, assured, remaining_ms, settings);
-                    return TcpOutcome::Invalid { reason, shrink_timeout_secs };
+                    let shrink_timeout_secs =
+                        self.handle_invalid(dir, class, assured, remaining_ms, settings);
+                    return TcpOutcome::Invalid {
+                        reason,
+                        shrink_timeout_secs,
+                    };
                 }
             }
         }
@@ -437,7 +459,8 @@ impl TcpConn {
         }
 
         let state_timeout = new.timeout_secs(settings);
-        let unacked = (self.seen[0].flags | self.seen[1].flags) & dir_flags::DATA_UNACKNOWLEDGED != 0;
+        let unacked =
+            (self.seen[0].flags | self.seen[1].flags) & dir_flags::DATA_UNACKNOWLEDGED != 0;
         let mut timeout = if u32::from(self.retrans) >= settings.tcp_max_retrans
             && state_timeout > settings.tcp_timeout_max_retrans
         {
@@ -462,7 +485,8 @@ impl TcpConn {
             } else if class == PacketClass::Syn && old == TcpState::SynSent {
                 // A retransmitted SYN must not keep a stale entry alive.
                 keep_timer = true;
-            } else if new == TcpState::Established && timeout > settings.tcp_timeout_unacknowledged {
+            } else if new == TcpState::Established && timeout > settings.tcp_timeout_unacknowledged
+            {
                 // A picked-up connection gets no long ESTABLISHED timeout before a reply.
                 timeout = settings.tcp_timeout_unacknowledged;
             }
@@ -472,11 +496,24 @@ impl TcpConn {
         {
             assure = true;
         }
-        TcpOutcome::Accepted { old, new, timeout_secs: timeout, keep_timer, assure, kill }
+        TcpOutcome::Accepted {
+            old,
+            new,
+            timeout_secs: timeout,
+            keep_timer,
+            assure,
+            kill,
+        }
     }
 
     /// An ignored packet: remember it so a later SYN-ACK can resync to it.
-    fn ignore(&mut self, dir: Direction, class: PacketClass, old: TcpState, tcp: &TcpInfo) -> Ignore {
+    fn ignore(
+        &mut self,
+        dir: Direction,
+        class: PacketClass,
+        old: TcpState,
+        tcp: &TcpInfo,
+    ) -> Ignore {
         if class == PacketClass::SynAck
             && self.last_index == PacketClass::Syn
             && self.last_dir != dir
@@ -493,7 +530,10 @@ impl TcpConn {
             self.seen[l].flags = self.last_flags;
             // `nf_ct_tcp_state_reset`: forget this side, except a liberal flag.
             let liberal = self.seen[dir.index()].flags & dir_flags::BE_LIBERAL;
-            self.seen[dir.index()] = Side { flags: liberal, ..Side::default() };
+            self.seen[dir.index()] = Side {
+                flags: liberal,
+                ..Side::default()
+            };
             return Ignore::Resync;
         }
         self.last_index = class;
@@ -522,7 +562,12 @@ impl TcpConn {
             self.last_ack = tcp.ack;
         }
         Ignore::Ignored(TcpOutcome::Ignored {
-            reason: format!("packet (index {}) in dir {} ignored, state {}", class as u8, dir.index(), old.name()),
+            reason: format!(
+                "packet (index {}) in dir {} ignored, state {}",
+                class as u8,
+                dir.index(),
+                old.name()
+            ),
         })
     }
 }
@@ -538,10 +583,16 @@ impl TcpConn {
         assured: bool,
         settings: &Settings,
     ) -> Option<RstCheck> {
-        let normal = RstCheck { keep_state: false, skip_window: false };
+        let normal = RstCheck {
+            keep_state: false,
+            skip_window: false,
+        };
         if old.is_closing() {
             // The tuple may already be reused; validation data is stale.
-            return Some(RstCheck { keep_state: false, skip_window: true });
+            return Some(RstCheck {
+                keep_state: false,
+                skip_window: true,
+            });
         }
         let peer = &self.seen[dir.opposite().index()];
         let mut keep_state = false;
@@ -556,7 +607,10 @@ impl TcpConn {
             if !established || tcp.seq == peer.maxack {
                 return Some(normal);
             }
-            if self.last_index == PacketClass::Ack && self.last_dir == dir && tcp.seq == self.last_end {
+            if self.last_index == PacketClass::Ack
+                && self.last_dir == dir
+                && tcp.seq == self.last_end
+            {
                 // The RST ends a train of data from the same side.
                 return Some(normal);
             }
@@ -569,7 +623,10 @@ impl TcpConn {
             && self.last_index == PacketClass::Ack
             && self.last_dir == Direction::Reply
             && tcp.seq == self.last_ack;
-        Some(RstCheck { keep_state, skip_window: answers_ignored || answers_challenge })
+        Some(RstCheck {
+            keep_state,
+            skip_window: answers_ignored || answers_challenge,
+        })
     }
 
     /// `nf_tcp_handle_invalid`: an ASSURED connection whose FIN/RST exchange went out
@@ -599,7 +656,13 @@ impl TcpConn {
     }
 
     /// Window tracking (`tcp_in_window`).
-    pub fn in_window(&mut self, dir: Direction, class: PacketClass, tcp: &TcpInfo, settings: &Settings) -> WindowVerdict {
+    pub fn in_window(
+        &mut self,
+        dir: Direction,
+        class: PacketClass,
+        tcp: &TcpInfo,
+        settings: &Settings,
+    ) -> WindowVerdict {
         let d = dir.index();
         let r = 1 - d;
         let syn = tcp.has(tcp_flags::SYN);
@@ -679,15 +742,30 @@ impl TcpConn {
 
         if !before(seq, sender.maxend.wrapping_add(1)) {
             let overshot = end.wrapping_sub(sender.maxend).wrapping_add(1);
-            let ack_ok = after(sack, receiver.end.wrapping_sub(max_ack_window(&sender)).wrapping_sub(1));
+            let ack_ok = after(
+                sack,
+                receiver
+                    .end
+                    .wrapping_sub(max_ack_window(&sender))
+                    .wrapping_sub(1),
+            );
             let in_recv_win = receiver.maxwin != 0
-                && after(end, sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1));
-            if in_recv_win && ack_ok && overshot <= receiver.maxwin && before(sack, receiver.end.wrapping_add(1)) {
+                && after(
+                    end,
+                    sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1),
+                );
+            if in_recv_win
+                && ack_ok
+                && overshot <= receiver.maxwin
+                && before(sack, receiver.end.wrapping_add(1))
+            {
                 // Work around stacks that send more than the receive window allows:
                 // note the data so that its ACK does not look like an ACK of unseen data.
                 self.seen[d].end = end;
                 self.seen[d].flags |= dir_flags::DATA_UNACKNOWLEDGED;
-                return verdict(WindowVerdict::Ignore(format!("{overshot} bytes more than expected")));
+                return verdict(WindowVerdict::Ignore(format!(
+                    "{overshot} bytes more than expected"
+                )));
             }
             return verdict(WindowVerdict::Invalid(format!(
                 "SEQ is over upper bound {} (over the window of the receiver)",
@@ -700,15 +778,21 @@ impl TcpConn {
                 receiver.end.wrapping_add(1)
             )));
         }
-        let in_recv_win =
-            receiver.maxwin == 0 || after(end, sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1));
+        let in_recv_win = receiver.maxwin == 0
+            || after(
+                end,
+                sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1),
+            );
         if !in_recv_win {
             return verdict(WindowVerdict::Ignore(format!(
                 "SEQ is under lower bound {} (already ACKed data retransmitted)",
                 sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1)
             )));
         }
-        let ack_floor = receiver.end.wrapping_sub(max_ack_window(&sender)).wrapping_sub(1);
+        let ack_floor = receiver
+            .end
+            .wrapping_sub(max_ack_window(&sender))
+            .wrapping_sub(1);
         if !after(sack, ack_floor) {
             return verdict(WindowVerdict::Ignore(format!(
                 "ignored ACK under lower bound {ack_floor} (possible overly delayed)"
@@ -738,7 +822,9 @@ impl TcpConn {
         }
         // Update the receiver.
         if receiver.maxwin != 0 && after(end, sender.maxend) {
-            receiver.maxwin = receiver.maxwin.wrapping_add(end.wrapping_sub(sender.maxend));
+            receiver.maxwin = receiver
+                .maxwin
+                .wrapping_add(end.wrapping_sub(sender.maxend));
         }
         if after(sack.wrapping_add(win), receiver.maxend.wrapping_sub(1)) {
             receiver.maxend = sack.wrapping_add(win);

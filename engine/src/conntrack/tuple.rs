@@ -44,17 +44,35 @@ pub struct Tuple {
 impl Tuple {
     /// A TCP/UDP-style tuple with ports.
     pub fn ports(protocol: u8, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Tuple {
-        Tuple { src, dst, protocol, sport, dport }
+        Tuple {
+            src,
+            dst,
+            protocol,
+            sport,
+            dport,
+        }
     }
 
     /// An ICMP tuple: identifier, type and code.
     pub fn icmp(src: Ipv4Addr, dst: Ipv4Addr, id: u16, icmp_type: u8, code: u8) -> Tuple {
-        Tuple { src, dst, protocol: proto::ICMP, sport: id, dport: u16::from(icmp_type) << 8 | u16::from(code) }
+        Tuple {
+            src,
+            dst,
+            protocol: proto::ICMP,
+            sport: id,
+            dport: u16::from(icmp_type) << 8 | u16::from(code),
+        }
     }
 
     /// An address-only tuple (the generic tracker).
     pub fn addresses(protocol: u8, src: Ipv4Addr, dst: Ipv4Addr) -> Tuple {
-        Tuple { src, dst, protocol, sport: 0, dport: 0 }
+        Tuple {
+            src,
+            dst,
+            protocol,
+            sport: 0,
+            dport: 0,
+        }
     }
 
     pub fn icmp_type(&self) -> u8 {
@@ -75,9 +93,14 @@ impl Tuple {
     /// The tuple a reply would carry, or `None` when no reply exists
     /// (an ICMP type without a reply type: `nf_ct_invert_tuple` fails).
     pub fn invert(&self) -> Option<Tuple> {
-        let mut inv = Tuple { src: self.dst, dst: self.src, ..*self };
+        let mut inv = Tuple {
+            src: self.dst,
+            dst: self.src,
+            ..*self
+        };
         if self.protocol == proto::ICMP {
-            inv.dport = u16::from(icmp_reply_type(self.icmp_type())?) << 8 | u16::from(self.icmp_code());
+            inv.dport =
+                u16::from(icmp_reply_type(self.icmp_type())?) << 8 | u16::from(self.icmp_code());
         } else if self.has_ports() {
             inv.sport = self.dport;
             inv.dport = self.sport;
@@ -114,7 +137,13 @@ mod tests {
 
     #[test]
     fn tcp_inverts_addresses_and_ports() {
-        let t = Tuple::ports(6, [192, 168, 1, 10].into(), 40000, [203, 0, 113, 5].into(), 80);
+        let t = Tuple::ports(
+            6,
+            [192, 168, 1, 10].into(),
+            40000,
+            [203, 0, 113, 5].into(),
+            80,
+        );
         let r = t.invert().unwrap();
         assert_eq!((r.src, r.sport, r.dst, r.dport), (t.dst, 80, t.src, 40000));
         assert_eq!(r.invert(), Some(t));

@@ -51,7 +51,10 @@ fn parse_one(arg: &str) -> Result<Net, String> {
     let addr = dotted(host, false).ok_or_else(|| {
         format!("host/network `{host}' not found (host names are not resolved: give an address)")
     })?;
-    Ok(Net { addr: Ipv4Addr::from(addr & mask), mask: Ipv4Addr::from(mask) })
+    Ok(Net {
+        addr: Ipv4Addr::from(addr & mask),
+        mask: Ipv4Addr::from(mask),
+    })
 }
 
 fn parse_mask(text: &str) -> Result<u32, String> {
@@ -87,7 +90,12 @@ mod tests {
     use super::*;
 
     fn save(arg: &str) -> String {
-        parse_list(arg).unwrap().iter().map(Net::to_save).collect::<Vec<_>>().join(",")
+        parse_list(arg)
+            .unwrap()
+            .iter()
+            .map(Net::to_save)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     #[test]
@@ -107,7 +115,10 @@ mod tests {
     fn bad_addresses_are_errors() {
         assert!(parse_list("example.com").unwrap_err().contains("not found"));
         assert!(parse_list("1.2.3.256").is_err());
-        assert_eq!(parse_list("1.2.3.4/33").unwrap_err(), "invalid mask `33' specified");
+        assert_eq!(
+            parse_list("1.2.3.4/33").unwrap_err(),
+            "invalid mask `33' specified"
+        );
         assert!(parse_list("1.2.3.4/").is_err());
         assert!(parse_list("1.2.3.4,").is_err());
     }

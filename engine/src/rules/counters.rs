@@ -52,7 +52,10 @@ impl Counters {
 
 impl TableCounters {
     pub fn policy(&self, chain: &str) -> Option<&PolicyCounters> {
-        self.policies.iter().find(|(n, _)| n == chain).map(|(_, p)| p)
+        self.policies
+            .iter()
+            .find(|(n, _)| n == chain)
+            .map(|(_, p)| p)
     }
 
     pub(crate) fn of(table: &Table) -> TableCounters {
@@ -60,9 +63,21 @@ impl TableCounters {
         for i in table.save_order() {
             let c = &table.chains[i];
             let policy = c.policy.map_or("-", Policy::name).to_string();
-            out.policies.push((c.name.clone(), PolicyCounters { policy, packets: c.packets, bytes: c.bytes }));
+            out.policies.push((
+                c.name.clone(),
+                PolicyCounters {
+                    policy,
+                    packets: c.packets,
+                    bytes: c.bytes,
+                },
+            ));
             for r in &c.rules {
-                out.rules.push(RuleCounters { chain: c.name.clone(), rule: r.text(&c.name), packets: r.packets, bytes: r.bytes });
+                out.rules.push(RuleCounters {
+                    chain: c.name.clone(),
+                    rule: r.text(&c.name),
+                    packets: r.packets,
+                    bytes: r.bytes,
+                });
             }
         }
         out

@@ -15,13 +15,21 @@ pub struct RulesError {
 
 impl RulesError {
     pub fn new(line: usize, column: usize, message: impl Into<String>) -> RulesError {
-        RulesError { line, column, message: message.into() }
+        RulesError {
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }
 
 impl fmt::Display for RulesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -37,7 +45,10 @@ pub(crate) struct Problem {
 
 impl Problem {
     pub fn at(token: usize, message: impl Into<String>) -> Problem {
-        Problem { token, message: message.into() }
+        Problem {
+            token,
+            message: message.into(),
+        }
     }
 }
 

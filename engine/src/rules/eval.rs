@@ -39,7 +39,13 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
     let tname = table.kind.name();
     let len = u64::from(v.ctx.packet.ip.total_len);
     let mut stack: Vec<(usize, usize)> = Vec::new();
-    let mut out = Walk { verdict: Verdict::Accept, chain: start, rule: None, trace: Vec::new(), ct: None };
+    let mut out = Walk {
+        verdict: Verdict::Accept,
+        chain: start,
+        rule: None,
+        trace: Vec::new(),
+        ct: None,
+    };
     let (mut c, mut i) = (start, 0);
     loop {
         let chain = &mut table.chains[c];
@@ -53,7 +59,8 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
             let policy = chain.policy.unwrap_or(Policy::Accept);
             chain.packets += 1;
             chain.bytes += len;
-            out.trace.push(format!("{tname}:{}:policy:{}", chain.name, policy.name()));
+            out.trace
+                .push(format!("{tname}:{}:policy:{}", chain.name, policy.name()));
             out.verdict = match policy {
                 Policy::Accept => Verdict::Accept,
                 Policy::Drop => Verdict::Drop,
@@ -109,7 +116,11 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
             }
             Target::Ct { notrack, helper } => {
                 out.trace.push(format!("{at}:CT"));
-                let action = if *notrack { CtAction::Notrack } else { CtAction::Template(*helper) };
+                let action = if *notrack {
+                    CtAction::Notrack
+                } else {
+                    CtAction::Template(*helper)
+                };
                 attach(&mut out, v, action);
                 i += 1;
             }
@@ -140,4 +151,3 @@ fn attach(out: &mut Walk, v: &mut View, action: CtAction) {
         CtAction::Template(_) => CtState::New,
     };
 }
-

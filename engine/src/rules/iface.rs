@@ -9,7 +9,9 @@ pub struct Iface(String);
 impl Iface {
     pub(crate) fn parse(arg: &str) -> Result<Iface, String> {
         if arg.len() + 1 > 16 {
-            return Err(format!("interface name `{arg}' must be shorter than IFNAMSIZ (15)"));
+            return Err(format!(
+                "interface name `{arg}' must be shorter than IFNAMSIZ (15)"
+            ));
         }
         if arg.is_empty() {
             return Err("empty interface name".into());

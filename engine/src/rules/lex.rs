@@ -27,7 +27,11 @@ pub(crate) fn split(line: &str) -> Result<Vec<Token>, usize> {
     for (i, ch) in line.chars().enumerate() {
         let col = i + 1;
         if in_quote {
-            let tok = cur.get_or_insert_with(|| Token { text: String::new(), column: col, quoted: true });
+            let tok = cur.get_or_insert_with(|| Token {
+                text: String::new(),
+                column: col,
+                quoted: true,
+            });
             if escaped {
                 tok.text.push(ch);
                 escaped = false;
@@ -45,12 +49,20 @@ pub(crate) fn split(line: &str) -> Result<Vec<Token>, usize> {
             '"' => {
                 in_quote = true;
                 quote_col = col;
-                let tok = cur.get_or_insert_with(|| Token { text: String::new(), column: col, quoted: true });
+                let tok = cur.get_or_insert_with(|| Token {
+                    text: String::new(),
+                    column: col,
+                    quoted: true,
+                });
                 tok.quoted = true;
             }
             ' ' | '\t' | '\r' | '\n' => out.extend(cur.take()),
             _ => cur
-                .get_or_insert_with(|| Token { text: String::new(), column: col, quoted: false })
+                .get_or_insert_with(|| Token {
+                    text: String::new(),
+                    column: col,
+                    quoted: false,
+                })
                 .text
                 .push(ch),
         }
@@ -72,13 +84,22 @@ mod tests {
 
     #[test]
     fn splits_like_iptables_restore() {
-        assert_eq!(texts("-A  FORWARD\t-j ACCEPT"), ["-A", "FORWARD", "-j", "ACCEPT"]);
-        assert_eq!(texts(r#"--comment "a \"b\" c""#), ["--comment", r#"a "b" c"#]);
+        assert_eq!(
+            texts("-A  FORWARD\t-j ACCEPT"),
+            ["-A", "FORWARD", "-j", "ACCEPT"]
+        );
+        assert_eq!(
+            texts(r#"--comment "a \"b\" c""#),
+            ["--comment", r#"a "b" c"#]
+        );
         assert_eq!(texts(r#"--comment """#), ["--comment", ""]);
         assert_eq!(texts(r#""a b"c"#), ["a b", "c"]);
         assert_eq!(texts("'ab cd'"), ["'ab", "cd'"]);
         let toks = split("-A FORWARD  -s 1.2.3.4").unwrap();
-        assert_eq!(toks.iter().map(|t| t.column).collect::<Vec<_>>(), [1, 4, 13, 16]);
+        assert_eq!(
+            toks.iter().map(|t| t.column).collect::<Vec<_>>(),
+            [1, 4, 13, 16]
+        );
         assert_eq!(split(r#"-m comment --comment "oops"#), Err(22));
     }
 }

@@ -125,7 +125,9 @@ pub struct Ruleset {
 impl Default for Ruleset {
     /// No rules; every policy ACCEPT.
     fn default() -> Ruleset {
-        Ruleset { tables: vec![Table::new(TableKind::Filter)] }
+        Ruleset {
+            tables: vec![Table::new(TableKind::Filter)],
+        }
     }
 }
 
@@ -148,7 +150,11 @@ impl Ruleset {
     /// `-m conntrack`, or the raw table attaches a CT template (`CT --notrack` and
     /// `NOTRACK` do not load conntrack).
     pub fn uses_conntrack(&self) -> bool {
-        self.tables.iter().flat_map(|t| &t.chains).flat_map(|c| &c.rules).any(Rule::uses_conntrack)
+        self.tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .flat_map(|c| &c.rules)
+            .any(Rule::uses_conntrack)
     }
 
     pub fn table(&self, kind: TableKind) -> Option<&Table> {
@@ -159,11 +165,22 @@ impl Ruleset {
         self.tables.iter_mut().find(|t| t.kind == kind)
     }
 
-    /// Runs the raw table's PREROUTING chain (before conntrack), counting.
+    /// Runs the raw table's PREROUTING chain, counting. It runs before conntrack, so
+    /// the packet has no connection yet: pass `ctstate: CtState::Invalid` and no `ct`
+    /// (after a NOTRACK in this chain, later rules see UNTRACKED).
     pub fn raw_prerouting(&mut self, ctx: &PacketContext) -> RawDecision {
-        let mut out = RawDecision { notrack: false, helper: None, verdict: Verdict::Accept, trace: Vec::new() };
-        let Some(table) = self.table_mut(TableKind::Raw) else { return out };
-        let Some(start) = table.index_of("PREROUTING") else { return out };
+        let mut out = RawDecision {
+            notrack: false,
+            helper: None,
+            verdict: Verdict::Accept,
+            trace: Vec::new(),
+        };
+        let Some(table) = self.table_mut(TableKind::Raw) else {
+            return out;
+        };
+        let Some(start) = table.index_of("PREROUTING") else {
+            return out;
+        };
         let mut view = View::new(ctx);
         let walk = eval::walk(table, start, &mut view);
         match walk.ct {
@@ -180,14 +197,29 @@ impl Ruleset {
     /// chain (PREROUTING, POSTROUTING) accept.
     pub fn filter(&mut self, hook: Hook, ctx: &PacketContext) -> FilterDecision {
         let name = hook.chain_name();
-        let accept = FilterDecision { verdict: Verdict::Accept, chain: name.into(), rule: None, trace: Vec::new() };
-        let Some(table) = self.table_mut(TableKind::Filter) else { return accept };
-        let Some(start) = table.index_of(name).filter(|&i| table.chains[i].policy.is_some()) else {
+        let accept = FilterDecision {
+            verdict: Verdict::Accept,
+            chain: name.into(),
+            rule: None,
+            trace: Vec::new(),
+        };
+        let Some(table) = self.table_mut(TableKind::Filter) else {
+            return accept;
+        };
+        let Some(start) = table
+            .index_of(name)
+            .filter(|&i| table.chains[i].policy.is_some())
+        else {
             return accept;
         };
         let mut view = View::new(ctx);
         let walk = eval::walk(table, start, &mut view);
-        FilterDecision { verdict: walk.verdict, chain: table.chains[walk.chain].name.clone(), rule: walk.rule, trace: walk.trace }
+        FilterDecision {
+            verdict: walk.verdict,
+            chain: table.chains[walk.chain].name.clone(),
+            rule: walk.rule,
+            trace: walk.trace,
+        }
     }
 
     /// Every table in iptables-save format (raw first, then filter), without the
@@ -210,7 +242,13 @@ impl Ruleset {
 
     /// The counters of every table, by iptables-save rule text.
     pub fn counters(&self) -> Counters {
-        Counters { tables: self.tables.iter().map(|t| (t.kind.name().to_string(), TableCounters::of(t))).collect() }
+        Counters {
+            tables: self
+                .tables
+                .iter()
+                .map(|t| (t.kind.name().to_string(), TableCounters::of(t)))
+                .collect(),
+        }
     }
 
     /// Zeroes every counter (`iptables -Z`).

@@ -24,7 +24,12 @@ use std::net::Ipv4Addr;
 const ICMP_MAX: usize = 576;
 
 /// Builds the REJECT answer, or None when the kernel sends nothing.
-pub fn reject_response(bytes: &[u8], packet: &Packet, with: RejectWith, router_addr: Ipv4Addr) -> Option<Vec<u8>> {
+pub fn reject_response(
+    bytes: &[u8],
+    packet: &Packet,
+    with: RejectWith,
+    router_addr: Ipv4Addr,
+) -> Option<Vec<u8>> {
     let ip = &packet.ip;
     if ip.fragment_offset != 0 {
         return None;
@@ -70,7 +75,13 @@ fn tcp_reset(packet: &Packet, seg: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn icmp_unreach(data: &[u8], seg: &[u8], packet: &Packet, code: u8, router: Ipv4Addr) -> Option<Vec<u8>> {
+fn icmp_unreach(
+    data: &[u8],
+    seg: &[u8],
+    packet: &Packet,
+    code: u8,
+    router: Ipv4Addr,
+) -> Option<Vec<u8>> {
     let ip = &packet.ip;
     if !checksum_ok(ip.src, ip.dst, ip.protocol, seg) || !unicast(ip.dst) {
         return None;
@@ -83,7 +94,14 @@ fn icmp_unreach(data: &[u8], seg: &[u8], packet: &Packet, code: u8, router: Ipv4
     }
     let quote = &data[..data.len().min(ICMP_MAX - 28)];
     let total = 28 + quote.len();
-    let mut out = ip_header(router, ip.src, proto::ICMP, total as u16, (ip.tos & 0x1e) | 0xc0, false);
+    let mut out = ip_header(
+        router,
+        ip.src,
+        proto::ICMP,
+        total as u16,
+        (ip.tos & 0x1e) | 0xc0,
+        false,
+    );
     let mut icmp = vec![icmp_type::DEST_UNREACH, code, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(quote);
     let csum = !fold(sum(&icmp));
@@ -121,7 +139,9 @@ fn ip_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, total: u16, tos: u8, df
 
 /// The one's-complement sum (RFC 1071) of big-endian 16-bit words, unfolded.
 fn sum(data: &[u8]) -> u64 {
-    data.chunks(2).map(|c| u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum()
+    data.chunks(2)
+        .map(|c| u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum()
 }
 
 fn fold(mut s: u64) -> u16 {

@@ -37,12 +37,28 @@ pub struct IpSpec {
 impl IpSpec {
     pub(crate) fn matches(&self, v: &View) -> bool {
         let ip = &v.ctx.packet.ip;
-        self.src.as_ref().is_none_or(|n| n.test(n.value.contains(ip.src)))
-            && self.dst.as_ref().is_none_or(|n| n.test(n.value.contains(ip.dst)))
-            && self.in_iface.as_ref().is_none_or(|n| n.test(n.value.matches(v.ctx.in_iface)))
-            && self.out_iface.as_ref().is_none_or(|n| n.test(n.value.matches(v.ctx.out_iface)))
-            && self.proto.as_ref().is_none_or(|n| n.test(n.value == ip.protocol))
-            && self.fragment.is_none_or(|invert| (v.fragoff != 0) != invert)
+        self.src
+            .as_ref()
+            .is_none_or(|n| n.test(n.value.contains(ip.src)))
+            && self
+                .dst
+                .as_ref()
+                .is_none_or(|n| n.test(n.value.contains(ip.dst)))
+            && self
+                .in_iface
+                .as_ref()
+                .is_none_or(|n| n.test(n.value.matches(v.ctx.in_iface)))
+            && self
+                .out_iface
+                .as_ref()
+                .is_none_or(|n| n.test(n.value.matches(v.ctx.out_iface)))
+            && self
+                .proto
+                .as_ref()
+                .is_none_or(|n| n.test(n.value == ip.protocol))
+            && self
+                .fragment
+                .is_none_or(|invert| (v.fragoff != 0) != invert)
     }
 
     /// `save_ipv4_addr` + `save_rule_details`: `-s -d -i -o -p -f`, each with `!`.
@@ -134,13 +150,15 @@ fn saved_matches(matches: &[Match]) -> Vec<Match> {
     let (mut tcp_at, mut udp_at) = (None, None);
     for m in matches {
         match m {
-            Match::Tcp(t) if t.is_native() && !t.is_empty() => match tcp_at.and_then(|i| out.get_mut(i)) {
-                Some(Match::Tcp(first)) => first.merge(t),
-                _ => {
-                    tcp_at = Some(out.len());
-                    out.push(m.clone());
+            Match::Tcp(t) if t.is_native() && !t.is_empty() => {
+                match tcp_at.and_then(|i| out.get_mut(i)) {
+                    Some(Match::Tcp(first)) => first.merge(t),
+                    _ => {
+                        tcp_at = Some(out.len());
+                        out.push(m.clone());
+                    }
                 }
-            },
+            }
             Match::Udp(u) if !u.is_empty() => match udp_at.and_then(|i| out.get_mut(i)) {
                 Some(Match::Udp(first)) => first.merge(u),
                 _ => {

@@ -8,6 +8,12 @@
 use super::rule::Rule;
 use super::target::Target;
 
+/// The most user chains nf_tables lets a built-in chain nest.
+const MAX_NESTING: usize = 15;
+/// An error at a rule's origin (line, column).
+pub(crate) type Located = ((usize, usize), String);
+const TOO_DEEP: &str = "too many nested jumps (the kernel allows 15 levels of user chains)";
+
 /// The tables wasmwall implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TableKind {
@@ -77,7 +83,13 @@ pub struct Chain {
 
 impl Chain {
     fn new(name: &str, policy: Option<Policy>) -> Chain {
-        Chain { name: name.to_string(), policy, rules: Vec::new(), packets: 0, bytes: 0 }
+        Chain {
+            name: name.to_string(),
+            policy,
+            rules: Vec::new(),
+            packets: 0,
+            bytes: 0,
+        }
     }
 }
 
@@ -91,7 +103,11 @@ pub struct Table {
 impl Table {
     /// A table with empty built-in chains whose policy is ACCEPT.
     pub fn new(kind: TableKind) -> Table {
-        let chains = kind.builtins().iter().map(|n| Chain::new(n, Some(Policy::Accept))).collect();
+        let chains = kind
+            .builtins()
+            .iter()
+            .map(|n| Chain::new(n, Some(Policy::Accept)))
+            .collect();
         Table { kind, chains }
     }
 
@@ -109,9 +125,19 @@ impl Table {
 
     /// Chain indexes in iptables-save order.
     pub(crate) fn save_order(&self) -> Vec<usize> {
-        let mut user: Vec<usize> = (0..self.chains.len()).filter(|&i| self.chains[i].policy.is_none()).collect();
-        user.sort_by(|&a, &b| self.chains[a].name.as_bytes().cmp(self.chains[b].name.as_bytes()));
-        (0..self.chains.len()).filter(|&i| self.chains[i].policy.is_some()).chain(user).collect()
+        let mut user: Vec<usize> = (0..self.chains.len())
+            .filter(|&i| self.chains[i].policy.is_none())
+            .collect();
+        user.sort_by(|&a, &b| {
+            self.chains[a]
+                .name
+                .as_bytes()
+                .cmp(self.chains[b].name.as_bytes())
+        });
+        (0..self.chains.len())
+            .filter(|&i| self.chains[i].policy.is_some())
+            .chain(user)
+            .collect()
     }
 
     /// Appends the table in iptables-save format.
@@ -123,7 +149,10 @@ impl Table {
         for &i in &order {
             let c = &self.chains[i];
             let policy = c.policy.map_or("-", Policy::name);
-            out.push_str(&format!(":{} {} [{}:{}]\n", c.name, policy, c.packets, c.bytes));
+            out.push_str(&format!(
+                ":{} {} [{}:{}]\n",
+                c.name, policy, c.packets, c.bytes
+            ));
         }
         for &i in &order {
             let c = &self.chains[i];
@@ -140,72 +169,108 @@ impl Table {
 
     /// Points every jump at its chain's index; returns the first rule whose target
     /// names no user chain, with the reason.
-    pub(crate) fn resolve_jumps(&mut self) -> Result<(), (&Rule, String)> {
-        let names: Vec<(String, bool)> = self.chains.iter().map(|c| (c.name.clone(), c.policy.is_some())).collect();
-        let mut bad: Option<(usize, usize, String)> = None;
-        'outer: for (ci, chain) in self.chains.iter_mut().enumerate() {
-            for (ri, rule) in chain.rules.iter_mut().enumerate() {
-                let (Target::Jump(c) | Target::Goto(c)) = &mut rule.target else { continue };
-                match names.iter().position(|(n, _)| *n == c.name) {
-                    Some(i) if names[i].1 => {
-                        bad = Some((ci, ri, format!("cannot jump to built-in chain `{}'", c.name)));
-                        break 'outer;
+    pub(crate) fn resolve_jumps(&mut self) -> Result<(), Located> {
+        let names: hashbrown::HashMap<String, (usize, bool)> = self
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), (i, c.policy.is_some())))
+            .collect();
+        for chain in &mut self.chains {
+            for rule in &mut chain.rules {
+                let (Target::Jump(c) | Target::Goto(c)) = &mut rule.target else {
+                    continue;
+                };
+                match names.get(&c.name) {
+                    Some(&(_, true)) => {
+                        return Err((
+                            rule.origin,
+                            format!("cannot jump to built-in chain `{}'", c.name),
+                        ));
                     }
-                    Some(i) => c.index = i,
+                    Some(&(i, false)) => c.index = i,
                     None => {
-                        bad = Some((ci, ri, format!("Chain '{}' does not exist", c.name)));
-                        break 'outer;
+                        return Err((rule.origin, format!("Chain '{}' does not exist", c.name)))
                     }
                 }
             }
         }
-        match bad {
-            Some((ci, ri, msg)) => Err((&self.chains[ci].rules[ri], msg)),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// The kernel refuses jump loops and more than 15 nested jumps from a built-in
-    /// chain (nf_tables: ELOOP, "Too many links"). Returns the offending rule.
-    pub(crate) fn check_depth(&self) -> Result<(), (&Rule, String)> {
+    /// chain (nf_tables: ELOOP, "Too many links"). Errors carry the offending rule's
+    /// origin.
+    pub(crate) fn check_depth(&self) -> Result<(), Located> {
         let n = self.chains.len();
         // height[c]: the deepest chain of jumps starting in c (0 = no jumps).
         let mut height: Vec<Option<usize>> = vec![None; n];
         let mut on_path = vec![false; n];
         for start in 0..n {
             if self.chains[start].policy.is_some() {
-                self.height(start, &mut height, &mut on_path)?;
-            }
-        }
-        for start in (0..n).filter(|&c| self.chains[c].policy.is_some()) {
-            let (mut c, mut level) = (start, 0);
-            while let Some((rule, next)) = self.deepest_jump(c, &height) {
-                level += 1;
-                if level > 15 {
-                    return Err((rule, "too many nested jumps (the kernel allows 15 levels of user chains)".into()));
-                }
-                c = next;
+                self.explore(start, 0, (0, 0), &mut height, &mut on_path)?;
             }
         }
         Ok(())
     }
 
-    fn height(&self, c: usize, memo: &mut Vec<Option<usize>>, on_path: &mut Vec<bool>) -> Result<usize, (&Rule, String)> {
+    /// Depth-first walk from chain `c`, reached after `depth` jumps, the last one at
+    /// `via`; the recursion never goes deeper than the limit, whatever the input.
+    fn explore(
+        &self,
+        c: usize,
+        depth: usize,
+        via: (usize, usize),
+        memo: &mut [Option<usize>],
+        on_path: &mut [bool],
+    ) -> Result<usize, Located> {
         if let Some(h) = memo[c] {
+            if depth + h > MAX_NESTING {
+                return Err((
+                    self.too_deep(c, MAX_NESTING - depth, via, memo),
+                    TOO_DEEP.into(),
+                ));
+            }
             return Ok(h);
         }
         on_path[c] = true;
         let mut h = 0;
         for rule in &self.chains[c].rules {
-            let (Target::Jump(t) | Target::Goto(t)) = &rule.target else { continue };
+            let (Target::Jump(t) | Target::Goto(t)) = &rule.target else {
+                continue;
+            };
             if on_path[t.index] {
-                return Err((rule, format!("jump to `{}' makes a loop (the kernel refuses it)", t.name)));
+                let msg = format!("jump to `{}' makes a loop (the kernel refuses it)", t.name);
+                return Err((rule.origin, msg));
             }
-            h = h.max(1 + self.height(t.index, memo, on_path)?);
+            if depth + 1 > MAX_NESTING {
+                return Err((rule.origin, TOO_DEEP.into()));
+            }
+            h = h.max(1 + self.explore(t.index, depth + 1, rule.origin, memo, on_path)?);
         }
         on_path[c] = false;
         memo[c] = Some(h);
         Ok(h)
+    }
+
+    /// Where the deepest path from `c` (which may take `budget` more jumps) goes past
+    /// the limit.
+    fn too_deep(
+        &self,
+        mut c: usize,
+        mut budget: usize,
+        mut last: (usize, usize),
+        height: &[Option<usize>],
+    ) -> (usize, usize) {
+        while let Some((rule, next)) = self.deepest_jump(c, height) {
+            last = rule.origin;
+            if budget == 0 {
+                break;
+            }
+            c = next;
+            budget -= 1;
+        }
+        last
     }
 
     fn deepest_jump(&self, c: usize, height: &[Option<usize>]) -> Option<(&Rule, usize)> {

@@ -30,26 +30,61 @@ pub enum RejectWith {
 /// `reject_table[]` of iptables' libipt_REJECT, in its order: (kind, name, alias).
 /// Arguments are matched as case-insensitive prefixes of either, first hit wins.
 const REJECT_NAMES: &[(RejectWith, &str, &str)] = &[
-    (RejectWith::IcmpNetUnreachable, "icmp-net-unreachable", "net-unreach"),
-    (RejectWith::IcmpHostUnreachable, "icmp-host-unreachable", "host-unreach"),
-    (RejectWith::IcmpProtoUnreachable, "icmp-proto-unreachable", "proto-unreach"),
-    (RejectWith::IcmpPortUnreachable, "icmp-port-unreachable", "port-unreach"),
-    (RejectWith::IcmpNetProhibited, "icmp-net-prohibited", "net-prohib"),
-    (RejectWith::IcmpHostProhibited, "icmp-host-prohibited", "host-prohib"),
+    (
+        RejectWith::IcmpNetUnreachable,
+        "icmp-net-unreachable",
+        "net-unreach",
+    ),
+    (
+        RejectWith::IcmpHostUnreachable,
+        "icmp-host-unreachable",
+        "host-unreach",
+    ),
+    (
+        RejectWith::IcmpProtoUnreachable,
+        "icmp-proto-unreachable",
+        "proto-unreach",
+    ),
+    (
+        RejectWith::IcmpPortUnreachable,
+        "icmp-port-unreachable",
+        "port-unreach",
+    ),
+    (
+        RejectWith::IcmpNetProhibited,
+        "icmp-net-prohibited",
+        "net-prohib",
+    ),
+    (
+        RejectWith::IcmpHostProhibited,
+        "icmp-host-prohibited",
+        "host-prohib",
+    ),
     (RejectWith::TcpReset, "tcp-reset", "tcp-rst"),
-    (RejectWith::IcmpAdminProhibited, "icmp-admin-prohibited", "admin-prohib"),
+    (
+        RejectWith::IcmpAdminProhibited,
+        "icmp-admin-prohibited",
+        "admin-prohib",
+    ),
 ];
 
 impl RejectWith {
     /// The name iptables-save prints.
     pub fn name(self) -> &'static str {
-        REJECT_NAMES.iter().find(|(k, ..)| *k == self).map_or("", |(_, n, _)| n)
+        REJECT_NAMES
+            .iter()
+            .find(|(k, ..)| *k == self)
+            .map_or("", |(_, n, _)| n)
     }
 
     /// Parses a `--reject-with` argument.
     pub fn parse(arg: &str) -> Option<RejectWith> {
-        let prefix = |full: &str| full.len() >= arg.len() && full[..arg.len()].eq_ignore_ascii_case(arg);
-        REJECT_NAMES.iter().find(|(_, n, a)| prefix(n) || prefix(a)).map(|(k, ..)| *k)
+        let prefix =
+            |full: &str| full.len() >= arg.len() && full[..arg.len()].eq_ignore_ascii_case(arg);
+        REJECT_NAMES
+            .iter()
+            .find(|(_, n, a)| prefix(n) || prefix(a))
+            .map(|(k, ..)| *k)
     }
 
     /// The ICMP destination-unreachable code sent, or None for tcp-reset.
@@ -86,7 +121,10 @@ pub enum Target {
     Goto(ChainRef),
     Reject(RejectWith),
     /// `-j CT [--notrack] [--helper NAME]`.
-    Ct { notrack: bool, helper: Option<Helper> },
+    Ct {
+        notrack: bool,
+        helper: Option<Helper>,
+    },
     /// `-j NOTRACK` (the same as `CT --notrack`, printed under its own name).
     Notrack,
 }
@@ -133,15 +171,46 @@ impl Target {
 
 /// Targets iptables has but wasmwall does not implement (a clearer error).
 const UNSUPPORTED: &[&str] = &[
-    "AUDIT", "CHECKSUM", "CLASSIFY", "CONNMARK", "CONNSECMARK", "DNAT", "DSCP", "ECN", "HMARK", "IDLETIMER",
-    "LED", "LOG", "MARK", "MASQUERADE", "NETMAP", "NFLOG", "NFQUEUE", "QUEUE", "RATEEST", "REDIRECT",
-    "SECMARK", "SET", "SNAT", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL",
+    "AUDIT",
+    "CHECKSUM",
+    "CLASSIFY",
+    "CONNMARK",
+    "CONNSECMARK",
+    "DNAT",
+    "DSCP",
+    "ECN",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "LOG",
+    "MARK",
+    "MASQUERADE",
+    "NETMAP",
+    "NFLOG",
+    "NFQUEUE",
+    "QUEUE",
+    "RATEEST",
+    "REDIRECT",
+    "SECMARK",
+    "SET",
+    "SNAT",
+    "SYNPROXY",
+    "TCPMSS",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TOS",
+    "TPROXY",
+    "TRACE",
+    "TTL",
     "ULOG",
 ];
 
 /// Whether `name` is a target iptables knows (so it cannot name a chain).
 pub(crate) fn is_target_name(name: &str) -> bool {
-    matches!(name, "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "CT" | "NOTRACK") || UNSUPPORTED.contains(&name)
+    matches!(
+        name,
+        "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "CT" | "NOTRACK"
+    ) || UNSUPPORTED.contains(&name)
 }
 
 const REJECT_OPTS: &[OptSpec] = &[OptSpec::new("reject-with", 1, 1, false)];
@@ -164,9 +233,15 @@ const CT_OPTS: &[OptSpec] = &[
 pub(crate) enum PendingTarget {
     Simple(Target),
     /// A jump or goto to a chain resolved when the table is committed.
-    Chain { name: String, goto: bool },
+    Chain {
+        name: String,
+        goto: bool,
+    },
     Reject(Option<RejectWith>),
-    Ct { notrack: bool, helper: Option<String> },
+    Ct {
+        notrack: bool,
+        helper: Option<String>,
+    },
 }
 
 impl PendingTarget {
@@ -176,17 +251,28 @@ impl PendingTarget {
             if is_target_name(name) {
                 return Err(format!("goto '{name}' is not a chain"));
             }
-            return Ok(PendingTarget::Chain { name: name.into(), goto });
+            return Ok(PendingTarget::Chain {
+                name: name.into(),
+                goto,
+            });
         }
         Ok(match name {
             "ACCEPT" => PendingTarget::Simple(Target::Accept),
             "DROP" => PendingTarget::Simple(Target::Drop),
             "RETURN" => PendingTarget::Simple(Target::Return),
             "REJECT" => PendingTarget::Reject(None),
-            "CT" => PendingTarget::Ct { notrack: false, helper: None },
+            "CT" => PendingTarget::Ct {
+                notrack: false,
+                helper: None,
+            },
             "NOTRACK" => PendingTarget::Simple(Target::Notrack),
-            _ if UNSUPPORTED.contains(&name) => return Err(format!("target `{name}' is not supported by wasmwall")),
-            _ => PendingTarget::Chain { name: name.into(), goto },
+            _ if UNSUPPORTED.contains(&name) => {
+                return Err(format!("target `{name}' is not supported by wasmwall"))
+            }
+            _ => PendingTarget::Chain {
+                name: name.into(),
+                goto,
+            },
         })
     }
 
@@ -210,7 +296,10 @@ impl PendingTarget {
             PendingTarget::Reject(slot) => {
                 once(slot.is_some())?;
                 let arg = arg.unwrap_or_default();
-                *slot = Some(RejectWith::parse(arg).ok_or_else(|| format!("unknown reject type \"{arg}\""))?);
+                *slot = Some(
+                    RejectWith::parse(arg)
+                        .ok_or_else(|| format!("unknown reject type \"{arg}\""))?,
+                );
             }
             PendingTarget::Ct { notrack, helper } => match spec.id {
                 CT_NOTRACK => {
@@ -221,7 +310,12 @@ impl PendingTarget {
                     once(helper.is_some())?;
                     *helper = Some(arg.unwrap_or_default().to_string());
                 }
-                _ => return Err(format!("CT option \"--{}\" is not supported by wasmwall", spec.long)),
+                _ => {
+                    return Err(format!(
+                        "CT option \"--{}\" is not supported by wasmwall",
+                        spec.long
+                    ))
+                }
             },
             _ => return Err(format!("unknown option \"--{}\"", spec.long)),
         }
@@ -234,7 +328,10 @@ impl PendingTarget {
         Ok(match self {
             PendingTarget::Simple(t) => t,
             PendingTarget::Chain { name, goto } => {
-                let c = ChainRef { name, index: usize::MAX };
+                let c = ChainRef {
+                    name,
+                    index: usize::MAX,
+                };
                 if goto {
                     Target::Goto(c)
                 } else {
@@ -252,7 +349,8 @@ impl PendingTarget {
                 let helper = match helper {
                     None => None,
                     Some(name) => {
-                        let h = Helper::from_name(&name).ok_or_else(|| format!("No such helper \"{name}\""))?;
+                        let h = Helper::from_name(&name)
+                            .ok_or_else(|| format!("No such helper \"{name}\""))?;
                         if !tcp {
                             return Err(format!(
                                 "CT --helper {name}: you must specify -p tcp (a L4 protocol, not inverted)"
@@ -276,11 +374,23 @@ mod tests {
         assert_eq!(RejectWith::parse("tcp-reset"), Some(RejectWith::TcpReset));
         assert_eq!(RejectWith::parse("tcp-rst"), Some(RejectWith::TcpReset));
         assert_eq!(RejectWith::parse("TCP"), Some(RejectWith::TcpReset));
-        assert_eq!(RejectWith::parse("icmp-"), Some(RejectWith::IcmpNetUnreachable));
-        assert_eq!(RejectWith::parse("host-prohib"), Some(RejectWith::IcmpHostProhibited));
-        assert_eq!(RejectWith::parse("admin"), Some(RejectWith::IcmpAdminProhibited));
+        assert_eq!(
+            RejectWith::parse("icmp-"),
+            Some(RejectWith::IcmpNetUnreachable)
+        );
+        assert_eq!(
+            RejectWith::parse("host-prohib"),
+            Some(RejectWith::IcmpHostProhibited)
+        );
+        assert_eq!(
+            RejectWith::parse("admin"),
+            Some(RejectWith::IcmpAdminProhibited)
+        );
         assert_eq!(RejectWith::parse("echo-reply"), None);
-        assert_eq!(RejectWith::IcmpProtoUnreachable.name(), "icmp-proto-unreachable");
+        assert_eq!(
+            RejectWith::IcmpProtoUnreachable.name(),
+            "icmp-proto-unreachable"
+        );
         assert_eq!(RejectWith::IcmpAdminProhibited.icmp_code(), Some(13));
     }
 }

@@ -21,7 +21,12 @@ impl<'a> View<'a> {
         let ip = &ctx.packet.ip;
         let end = (ip.total_len as usize).min(ctx.bytes.len());
         let start = (ip.header_len as usize).min(end);
-        View { ctx, fragoff: ip.fragment_offset, l4: &ctx.bytes[start..end], ctstate: ctx.ctstate }
+        View {
+            ctx,
+            fragoff: ip.fragment_offset,
+            l4: &ctx.bytes[start..end],
+            ctstate: ctx.ctstate,
+        }
     }
 
     /// `len` transport bytes from `offset`, if the packet has them.
@@ -31,13 +36,17 @@ impl<'a> View<'a> {
 
     /// A big-endian u16 of the transport header.
     pub fn l4_u16(&self, offset: usize) -> Option<u16> {
-        self.l4_bytes(offset, 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+        self.l4_bytes(offset, 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
     }
 
     /// Whether a connection is attached (`nf_ct_get` returns one): NEW, ESTABLISHED
     /// or RELATED. INVALID and UNTRACKED packets have none.
     pub fn has_ct(&self) -> bool {
-        matches!(self.ctstate, CtState::New | CtState::Established | CtState::Related)
+        matches!(
+            self.ctstate,
+            CtState::New | CtState::Established | CtState::Related
+        )
     }
 
     pub fn entry(&self) -> Option<&'a Entry> {

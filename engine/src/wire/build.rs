@@ -48,7 +48,16 @@ fn default_ttl() -> u8 {
 
 impl IpSpec {
     pub fn new(src: Ipv4Addr, dst: Ipv4Addr) -> IpSpec {
-        IpSpec { src, dst, ttl: 64, id: 0, tos: 0, df: false, frag: None, proto: None }
+        IpSpec {
+            src,
+            dst,
+            ttl: 64,
+            id: 0,
+            tos: 0,
+            df: false,
+            frag: None,
+            proto: None,
+        }
     }
 }
 
@@ -63,7 +72,6 @@ pub enum Transport {
     /// Arbitrary transport bytes (`ip.proto` says which protocol).
     RawL4Hex(String),
 }
-
 
 /// A TCP segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +93,10 @@ pub struct TcpSpec {
     /// Encoded options (see [`TcpOptionsSpec`]).
     #[cfg_attr(feature = "serde", serde(default))]
     pub options: TcpOptionsSpec,
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub payload: Vec<u8>,
     #[cfg_attr(feature = "serde", serde(default))]
     pub bad_csum: bool,
@@ -155,7 +166,10 @@ impl TcpOptionsSpec {
 pub struct UdpSpec {
     pub sport: u16,
     pub dport: u16,
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub payload: Vec<u8>,
     #[cfg_attr(feature = "serde", serde(default))]
     pub bad_csum: bool,
@@ -169,7 +183,10 @@ pub struct UdpSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct IcmpSpec {
-    #[cfg_attr(feature = "serde", serde(rename = "type", default = "default_icmp_type"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "type", default = "default_icmp_type")
+    )]
     pub icmp_type: u8,
     #[cfg_attr(feature = "serde", serde(default))]
     pub code: u8,
@@ -177,10 +194,16 @@ pub struct IcmpSpec {
     pub id: u16,
     #[cfg_attr(feature = "serde", serde(default))]
     pub seq: u16,
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub payload: Vec<u8>,
     /// For error messages: the quoted packet's bytes.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub quoted: Option<Vec<u8>>,
     /// The 32-bit word after the checksum of an error message (next-hop MTU for type 3 code 4).
     #[cfg_attr(feature = "serde", serde(default))]
@@ -197,7 +220,16 @@ fn default_icmp_type() -> u8 {
 impl IcmpSpec {
     /// An echo request.
     pub fn echo(id: u16, seq: u16) -> IcmpSpec {
-        IcmpSpec { icmp_type: 8, code: 0, id, seq, payload: Vec::new(), quoted: None, rest: 0, bad_csum: false }
+        IcmpSpec {
+            icmp_type: 8,
+            code: 0,
+            id,
+            seq,
+            payload: Vec::new(),
+            quoted: None,
+            rest: 0,
+            bad_csum: false,
+        }
     }
     /// An error message quoting `packet` (IP header + 8 bytes of it).
     pub fn error(icmp_type: u8, code: u8, packet: &[u8]) -> IcmpSpec {
@@ -227,7 +259,9 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::UnknownTcpFlag(c) => write!(f, "unknown TCP flag letter {c:?} (use S F R P A U E C)"),
+            BuildError::UnknownTcpFlag(c) => {
+                write!(f, "unknown TCP flag letter {c:?} (use S F R P A U E C)")
+            }
             BuildError::BadHex(s) => write!(f, "not hex bytes: {s:?}"),
             BuildError::TooLong(n) => write!(f, "packet of {n} bytes exceeds 65535"),
         }
@@ -357,6 +391,45 @@ fn build_icmp(i: &IcmpSpec) -> Vec<u8> {
     msg
 }
 
+/// The most an ICMP error may quote: 576 bytes minus its own IP and ICMP headers.
+pub const ICMP_ERROR_QUOTE_MAX: usize = 576 - 20 - 8;
+
+/// The ICMP error a Linux router sends about `offending` (`icmp_send`): from `src`
+/// (the router's address towards the sender) back to the offending packet's source,
+/// TOS `(tos & 0x1e) | 0xc0`, TTL 64, no DF, quoting as much of the packet as fits in
+/// 576 bytes. `rest` is the word after the checksum (the next-hop MTU for "fragmentation
+/// needed"). The IP id is the caller's (the kernel picks a random one).
+pub fn icmp_error_reply(
+    offending: &[u8],
+    icmp_type: u8,
+    code: u8,
+    rest: u32,
+    src: Ipv4Addr,
+    ip_id: u16,
+) -> Vec<u8> {
+    let quoted = &offending[..offending.len().min(ICMP_ERROR_QUOTE_MAX)];
+    let dst = Ipv4Addr::new(offending[12], offending[13], offending[14], offending[15]);
+    let spec = PacketSpec {
+        ip: IpSpec {
+            id: ip_id,
+            tos: (offending[1] & 0x1e) | 0xc0,
+            ..IpSpec::new(src, dst)
+        },
+        transport: Transport::Icmp(IcmpSpec {
+            icmp_type,
+            code,
+            id: 0,
+            seq: 0,
+            payload: Vec::new(),
+            quoted: Some(quoted.to_vec()),
+            rest,
+            bad_csum: false,
+        }),
+    };
+    // A quote of at most 548 bytes always fits.
+    spec.build().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,7 +439,10 @@ mod tests {
     #[test]
     fn builds_the_oracle_syn_ack() {
         let spec = PacketSpec {
-            ip: IpSpec { id: 2, ..IpSpec::new([203, 0, 113, 5].into(), [192, 168, 1, 10].into()) },
+            ip: IpSpec {
+                id: 2,
+                ..IpSpec::new([203, 0, 113, 5].into(), [192, 168, 1, 10].into())
+            },
             transport: Transport::Tcp(TcpSpec {
                 sport: 80,
                 dport: 40000,
@@ -375,7 +451,10 @@ mod tests {
                 ack: 1001,
                 win: 65160,
                 urg: 0,
-                options: TcpOptionsSpec { mss: Some(1460), ..Default::default() },
+                options: TcpOptionsSpec {
+                    mss: Some(1460),
+                    ..Default::default()
+                },
                 payload: vec![],
                 bad_csum: false,
             }),
@@ -395,37 +474,15 @@ mod tests {
     fn bad_checksum_is_detected() {
         let spec = PacketSpec {
             ip: IpSpec::new([192, 168, 1, 10].into(), [203, 0, 113, 5].into()),
-            transport: Transport::Udp(UdpSpec { sport: 5000, dport: 53, payload: b"q".to_vec(), bad_csum: true, no_csum: false }),
+            transport: Transport::Udp(UdpSpec {
+                sport: 5000,
+                dport: 53,
+                payload: b"q".to_vec(),
+                bad_csum: true,
+                no_csum: false,
+            }),
         };
         let bytes = spec.build().unwrap();
         assert!(!transport_checksum_ok(&bytes, &parse(&bytes).unwrap()));
     }
-}
-
-/// The most an ICMP error may quote: 576 bytes minus its own IP and ICMP headers.
-pub const ICMP_ERROR_QUOTE_MAX: usize = 576 - 20 - 8;
-
-/// The ICMP error a Linux router sends about `offending` (`icmp_send`): from `src`
-/// (the router's address towards the sender) back to the offending packet's source,
-/// TOS `(tos & 0x1e) | 0xc0`, TTL 64, no DF, quoting as much of the packet as fits in
-/// 576 bytes. `rest` is the word after the checksum (the next-hop MTU for "fragmentation
-/// needed"). The IP id is the caller's (the kernel picks a random one).
-pub fn icmp_error_reply(offending: &[u8], icmp_type: u8, code: u8, rest: u32, src: Ipv4Addr, ip_id: u16) -> Vec<u8> {
-    let quoted = &offending[..offending.len().min(ICMP_ERROR_QUOTE_MAX)];
-    let dst = Ipv4Addr::new(offending[12], offending[13], offending[14], offending[15]);
-    let spec = PacketSpec {
-        ip: IpSpec { id: ip_id, tos: (offending[1] & 0x1e) | 0xc0, ..IpSpec::new(src, dst) },
-        transport: Transport::Icmp(IcmpSpec {
-            icmp_type,
-            code,
-            id: 0,
-            seq: 0,
-            payload: Vec::new(),
-            quoted: Some(quoted.to_vec()),
-            rest,
-            bad_csum: false,
-        }),
-    };
-    // A quote of at most 548 bytes always fits.
-    spec.build().unwrap_or_default()
 }

@@ -9,7 +9,10 @@ use etherparse::checksum::Sum16BitWords;
 /// The one's-complement sum over an IPv4 header: 0 when the stored checksum is right,
 /// otherwise the checksum to store (with the checksum field zeroed).
 pub fn ipv4_header_checksum(header: &[u8]) -> u16 {
-    Sum16BitWords::new().add_slice(header).ones_complement().to_be()
+    Sum16BitWords::new()
+        .add_slice(header)
+        .ones_complement()
+        .to_be()
 }
 
 /// Verifies a TCP, UDP or ICMP checksum as `nf_ip_checksum` does, over the transport
@@ -37,7 +40,10 @@ pub fn transport_checksum_ok(bytes: &[u8], packet: &Packet) -> bool {
 /// Computes the checksum to store in a transport header whose checksum field is zero.
 pub(crate) fn transport_checksum(src: [u8; 4], dst: [u8; 4], protocol: u8, seg: &[u8]) -> u16 {
     if protocol == proto::ICMP {
-        return Sum16BitWords::new().add_slice(seg).ones_complement().to_be();
+        return Sum16BitWords::new()
+            .add_slice(seg)
+            .ones_complement()
+            .to_be();
     }
     Sum16BitWords::new()
         .add_4bytes(src)

@@ -16,7 +16,10 @@ mod build;
 mod checksum;
 mod tcp_options;
 
-pub use build::{decode_hex, icmp_error_reply, ICMP_ERROR_QUOTE_MAX, BuildError, IcmpSpec, IpSpec, PacketSpec, TcpOptionsSpec, TcpSpec, Transport, UdpSpec};
+pub use build::{
+    decode_hex, icmp_error_reply, BuildError, IcmpSpec, IpSpec, PacketSpec, TcpOptionsSpec,
+    TcpSpec, Transport, UdpSpec, ICMP_ERROR_QUOTE_MAX,
+};
 pub use checksum::{ipv4_header_checksum, transport_checksum_ok};
 pub use tcp_options::TcpOptions;
 
@@ -104,10 +107,15 @@ pub enum WireError {
 impl fmt::Display for WireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WireError::TooShort { len } => write!(f, "packet too short for an IPv4 header ({len} bytes)"),
+            WireError::TooShort { len } => {
+                write!(f, "packet too short for an IPv4 header ({len} bytes)")
+            }
             WireError::NotIpv4 { version } => write!(f, "not an IPv4 packet (version {version})"),
             WireError::BadHeaderLength { ihl } => write!(f, "bad IPv4 header length (ihl {ihl})"),
-            WireError::BadTotalLength { total_len, available } => write!(
+            WireError::BadTotalLength {
+                total_len,
+                available,
+            } => write!(
                 f,
                 "bad IPv4 total length {total_len} ({available} bytes present)"
             ),
@@ -182,7 +190,9 @@ pub enum L4Error {
 impl fmt::Display for L4Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            L4Error::Truncated { protocol: proto::TCP } => f.write_str("truncated packet"),
+            L4Error::Truncated {
+                protocol: proto::TCP,
+            } => f.write_str("truncated packet"),
             L4Error::Truncated { .. } => f.write_str("short packet"),
             L4Error::BadDataOffset { .. } => f.write_str("truncated packet"),
         }
@@ -250,7 +260,10 @@ pub mod icmp_type {
 
     /// Error messages quote the packet that caused them (`icmp_is_err`).
     pub fn is_error(t: u8) -> bool {
-        matches!(t, DEST_UNREACH | SOURCE_QUENCH | REDIRECT | TIME_EXCEEDED | PARAMETER_PROBLEM)
+        matches!(
+            t,
+            DEST_UNREACH | SOURCE_QUENCH | REDIRECT | TIME_EXCEEDED | PARAMETER_PROBLEM
+        )
     }
 }
 
@@ -320,9 +333,13 @@ fn parse_ipv4(bytes: &[u8]) -> Result<Ipv4Info, WireError> {
     use etherparse::err::ipv4::{HeaderError, HeaderSliceError};
     let hdr = etherparse::Ipv4HeaderSlice::from_slice(bytes).map_err(|e| match e {
         HeaderSliceError::Len(_) if bytes.len() < 20 => WireError::TooShort { len: bytes.len() },
-        HeaderSliceError::Len(_) => WireError::BadHeaderLength { ihl: bytes[0] & 0x0f },
+        HeaderSliceError::Len(_) => WireError::BadHeaderLength {
+            ihl: bytes[0] & 0x0f,
+        },
         HeaderSliceError::Content(HeaderError::UnexpectedVersion { version_number }) => {
-            WireError::NotIpv4 { version: version_number }
+            WireError::NotIpv4 {
+                version: version_number,
+            }
         }
         HeaderSliceError::Content(HeaderError::HeaderLengthSmallerThanHeader { ihl }) => {
             WireError::BadHeaderLength { ihl }
@@ -331,7 +348,10 @@ fn parse_ipv4(bytes: &[u8]) -> Result<Ipv4Info, WireError> {
     let header_len = u16::from(hdr.ihl()) * 4;
     let total_len = hdr.total_len();
     if total_len < header_len || total_len as usize > bytes.len() {
-        return Err(WireError::BadTotalLength { total_len, available: bytes.len() });
+        return Err(WireError::BadTotalLength {
+            total_len,
+            available: bytes.len(),
+        });
     }
     if ipv4_header_checksum(hdr.slice()) != 0 {
         return Err(WireError::BadHeaderChecksum);
@@ -364,12 +384,16 @@ fn parse_l4(data: &[u8], ip: &Ipv4Info) -> L4 {
 
 fn parse_tcp(seg: &[u8], offset: u16) -> L4 {
     if seg.len() < 20 {
-        return L4::Malformed(L4Error::Truncated { protocol: proto::TCP });
+        return L4::Malformed(L4Error::Truncated {
+            protocol: proto::TCP,
+        });
     }
     let hdr = match etherparse::TcpHeaderSlice::from_slice(seg) {
         Ok(h) => h,
         Err(_) => {
-            return L4::Malformed(L4Error::BadDataOffset { data_offset: seg[12] >> 4 });
+            return L4::Malformed(L4Error::BadDataOffset {
+                data_offset: seg[12] >> 4,
+            });
         }
     };
     let header_len = hdr.data_offset() * 4;
@@ -390,7 +414,9 @@ fn parse_tcp(seg: &[u8], offset: u16) -> L4 {
 
 fn parse_udp(seg: &[u8], offset: u16) -> L4 {
     let Ok(hdr) = etherparse::UdpHeaderSlice::from_slice(seg) else {
-        return L4::Malformed(L4Error::Truncated { protocol: proto::UDP });
+        return L4::Malformed(L4Error::Truncated {
+            protocol: proto::UDP,
+        });
     };
     L4::Udp(UdpInfo {
         sport: hdr.source_port(),
@@ -404,10 +430,16 @@ fn parse_udp(seg: &[u8], offset: u16) -> L4 {
 
 fn parse_icmp(seg: &[u8], offset: u16) -> L4 {
     let Ok(msg) = etherparse::Icmpv4Slice::from_slice(seg) else {
-        return L4::Malformed(L4Error::Truncated { protocol: proto::ICMP });
+        return L4::Malformed(L4Error::Truncated {
+            protocol: proto::ICMP,
+        });
     };
     let icmp_type = msg.type_u8();
-    let inner = if icmp_type::is_error(icmp_type) { parse_inner(&seg[8..]) } else { None };
+    let inner = if icmp_type::is_error(icmp_type) {
+        parse_inner(&seg[8..])
+    } else {
+        None
+    };
     L4::Icmp(IcmpInfo {
         icmp_type,
         code: msg.code_u8(),

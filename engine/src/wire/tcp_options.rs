@@ -104,7 +104,9 @@ mod tests {
 
     #[test]
     fn sack_blocks() {
-        let raw = [1, 1, 5, 18, 0, 0, 0, 10, 0, 0, 0, 20, 0, 0, 0, 30, 0, 0, 0, 40];
+        let raw = [
+            1, 1, 5, 18, 0, 0, 0, 10, 0, 0, 0, 20, 0, 0, 0, 30, 0, 0, 0, 40,
+        ];
         let o = TcpOptions::parse(&raw);
         assert_eq!(o.sacks(), &[(10, 20), (30, 40)]);
     }

@@ -24,7 +24,10 @@ pub(crate) fn save(text: &str, out: &mut String) {
 
 /// `xtables_save_string`.
 pub(crate) fn save_string(value: &str, out: &mut String) {
-    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     out.push(' ');
     if plain {
         out.push_str(value);
@@ -55,7 +58,10 @@ mod tests {
         assert_eq!(s("hello world"), " -m comment --comment \"hello world\"");
         assert_eq!(s("a.b"), " -m comment --comment \"a.b\"");
         assert_eq!(s(""), " -m comment --comment \"\"");
-        assert_eq!(s("a \"b\" c's"), " -m comment --comment \"a \\\"b\\\" c\\'s\"");
+        assert_eq!(
+            s("a \"b\" c's"),
+            " -m comment --comment \"a \\\"b\\\" c\\'s\""
+        );
         assert!(check(&"x".repeat(256)).is_err());
     }
 }

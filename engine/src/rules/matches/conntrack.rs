@@ -94,17 +94,27 @@ pub struct ConntrackMatch {
 
 /// Parses `NEW,ESTABLISHED`-style lists; `with_nat` allows SNAT and DNAT.
 fn parse_states(arg: &str, with_nat: bool, what: &str) -> Result<u32, String> {
-    let names = if with_nat { STATE_NAMES } else { &STATE_NAMES[..5] };
+    let names = if with_nat {
+        STATE_NAMES
+    } else {
+        &STATE_NAMES[..5]
+    };
     let mut mask = 0;
     for word in arg.split(',') {
         let bit = names
             .iter()
-            .find(|(n, _)| !word.is_empty() && n.len() >= word.len() && n[..word.len()].eq_ignore_ascii_case(word))
+            .find(|(n, _)| {
+                !word.is_empty()
+                    && n.len() >= word.len()
+                    && n[..word.len()].eq_ignore_ascii_case(word)
+            })
             .map(|&(_, b)| b);
         match bit {
             Some(b) => mask |= b,
             None if word.is_empty() => {
-                return Err(format!("\"--{what}\" requires a list of states with no spaces, e.g. ESTABLISHED,RELATED"))
+                return Err(format!(
+                "\"--{what}\" requires a list of states with no spaces, e.g. ESTABLISHED,RELATED"
+            ))
             }
             None => return Err(format!("Bad {what} \"{word}\"")),
         }
@@ -113,7 +123,11 @@ fn parse_states(arg: &str, with_nat: bool, what: &str) -> Result<u32, String> {
 }
 
 fn names_text(mask: u32, names: &[(&str, u32)]) -> String {
-    let v: Vec<&str> = names.iter().filter(|(_, b)| mask & b != 0).map(|(n, _)| *n).collect();
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(_, b)| mask & b != 0)
+        .map(|(n, _)| *n)
+        .collect();
     if v.is_empty() {
         "NONE".into()
     } else {
@@ -137,7 +151,10 @@ fn state_bit(v: &View) -> u32 {
 
 impl StateMatch {
     pub(crate) fn parse(arg: &str, invert: bool) -> Result<StateMatch, String> {
-        Ok(StateMatch { mask: parse_states(arg, false, "state")?, invert })
+        Ok(StateMatch {
+            mask: parse_states(arg, false, "state")?,
+            invert,
+        })
     }
 
     pub(crate) fn eval(&self, v: &View) -> Outcome {
@@ -146,16 +163,28 @@ impl StateMatch {
 
     pub(crate) fn save(&self, out: &mut String) {
         out.push_str(" -m state");
-        out.push_str(if self.invert { " ! --state " } else { " --state " });
+        out.push_str(if self.invert {
+            " ! --state "
+        } else {
+            " --state "
+        });
         out.push_str(&names_text(self.mask, STATE_NAMES));
     }
 }
 
 impl ConntrackMatch {
-    pub(crate) fn option(&mut self, id: u8, invert: bool, arg: &str, opt: &str) -> Result<(), String> {
+    pub(crate) fn option(
+        &mut self,
+        id: u8,
+        invert: bool,
+        arg: &str,
+        opt: &str,
+    ) -> Result<(), String> {
         let once = |given: bool| {
             if given {
-                Err(format!("conntrack: option \"--{opt}\" can only be used once."))
+                Err(format!(
+                    "conntrack: option \"--{opt}\" can only be used once."
+                ))
             } else {
                 Ok(())
             }
@@ -167,7 +196,8 @@ impl ConntrackMatch {
             }
             PROTO => {
                 once(self.proto.is_some())?;
-                let p = crate::rules::proto::parse(arg).ok_or_else(|| format!("unknown protocol \"{arg}\" specified"))?;
+                let p = crate::rules::proto::parse(arg)
+                    .ok_or_else(|| format!("unknown protocol \"{arg}\" specified"))?;
                 if p == 0 {
                     return Err("rule would never match protocol".into());
                 }
@@ -191,7 +221,11 @@ impl ConntrackMatch {
                     return Err(format!("Bad value for \"--ctdir\" option: \"{arg}\""));
                 });
             }
-            _ => return Err(format!("conntrack option \"--{opt}\" is not supported by wasmwall")),
+            _ => {
+                return Err(format!(
+                    "conntrack option \"--{opt}\" is not supported by wasmwall"
+                ))
+            }
         }
         Ok(())
     }
@@ -294,13 +328,18 @@ fn parse_status(arg: &str) -> Result<u32, String> {
 }
 
 fn parse_expire(arg: &str, invert: bool) -> Result<(u32, u32, bool), String> {
-    let num = |s: &str| parse_c_uint(s, u32::MAX).ok_or_else(|| format!("conntrack: bad value \"{arg}\" for --ctexpire"));
+    let num = |s: &str| {
+        parse_c_uint(s, u32::MAX)
+            .ok_or_else(|| format!("conntrack: bad value \"{arg}\" for --ctexpire"))
+    };
     let (lo, hi) = match arg.split_once(':') {
         Some((a, b)) => (num(a)?, num(b)?),
         None => (num(arg)?, num(arg)?),
     };
     if lo > hi {
-        return Err(format!("conntrack: bad value \"{arg}\" for --ctexpire (min > max)"));
+        return Err(format!(
+            "conntrack: bad value \"{arg}\" for --ctexpire (min > max)"
+        ));
     }
     Ok((lo, hi, invert))
 }
@@ -312,26 +351,37 @@ mod tests {
     #[test]
     fn state_lists_print_in_iptables_order() {
         let mut s = String::new();
-        StateMatch::parse("ESTABLISHED,RELATED", false).unwrap().save(&mut s);
+        StateMatch::parse("ESTABLISHED,RELATED", false)
+            .unwrap()
+            .save(&mut s);
         assert_eq!(s, " -m state --state RELATED,ESTABLISHED");
         let mut s = String::new();
         StateMatch::parse("est,n", true).unwrap().save(&mut s);
         assert_eq!(s, " -m state ! --state NEW,ESTABLISHED");
-        assert_eq!(StateMatch::parse("SNAT", false).unwrap_err(), "Bad state \"SNAT\"");
-        assert!(StateMatch::parse("NEW,", false).unwrap_err().contains("no spaces"));
+        assert_eq!(
+            StateMatch::parse("SNAT", false).unwrap_err(),
+            "Bad state \"SNAT\""
+        );
+        assert!(StateMatch::parse("NEW,", false)
+            .unwrap_err()
+            .contains("no spaces"));
     }
 
     #[test]
     fn conntrack_options_print_in_dump_order() {
         let mut m = ConntrackMatch::default();
         m.option(DIR, false, "reply", "ctdir").unwrap();
-        m.option(STATUS, false, "seen_reply,EXPECTED", "ctstatus").unwrap();
+        m.option(STATUS, false, "seen_reply,EXPECTED", "ctstatus")
+            .unwrap();
         m.option(PROTO, true, "udp", "ctproto").unwrap();
         m.option(STATE, false, "dnat,NEW", "ctstate").unwrap();
         let mut s = String::new();
         m.save(&mut s);
         assert_eq!(s, " -m conntrack --ctstate NEW,DNAT ! --ctproto 17 --ctstatus EXPECTED,SEEN_REPLY --ctdir REPLY");
-        assert!(m.option(STATE, false, "NEW", "ctstate").unwrap_err().contains("only be used once"));
+        assert!(m
+            .option(STATE, false, "NEW", "ctstate")
+            .unwrap_err()
+            .contains("only be used once"));
         assert!(ConntrackMatch::default().check().is_err());
     }
 }

@@ -68,7 +68,12 @@ pub struct IcmpMatch {
 impl IcmpMatch {
     pub(crate) fn parse(arg: &str, invert: bool) -> Result<IcmpMatch, String> {
         let (icmp_type, code_min, code_max) = parse_type(arg)?;
-        Ok(IcmpMatch { icmp_type, code_min, code_max, invert })
+        Ok(IcmpMatch {
+            icmp_type,
+            code_min,
+            code_max,
+            invert,
+        })
     }
 
     pub(crate) fn eval(&self, v: &View) -> Outcome {
@@ -78,7 +83,8 @@ impl IcmpMatch {
         let Some(h) = v.l4_bytes(0, 8) else {
             return Outcome::Hotdrop;
         };
-        let hit = self.icmp_type == 0xff || (h[0] == self.icmp_type && (self.code_min..=self.code_max).contains(&h[1]));
+        let hit = self.icmp_type == 0xff
+            || (h[0] == self.icmp_type && (self.code_min..=self.code_max).contains(&h[1]));
         Outcome::from(hit != self.invert)
     }
 
@@ -91,7 +97,10 @@ impl IcmpMatch {
         if self.icmp_type == 0xff {
             out.push_str(" --icmp-type any");
         } else if self.code_min != 0 || self.code_max != 0xff {
-            out.push_str(&format!(" --icmp-type {}/{}", self.icmp_type, self.code_min));
+            out.push_str(&format!(
+                " --icmp-type {}/{}",
+                self.icmp_type, self.code_min
+            ));
         } else {
             out.push_str(&format!(" --icmp-type {}", self.icmp_type));
         }
@@ -136,10 +145,16 @@ mod tests {
 
     #[test]
     fn names_numbers_and_codes() {
-        assert_eq!(saved("echo-request", false).unwrap(), " -m icmp --icmp-type 8");
+        assert_eq!(
+            saved("echo-request", false).unwrap(),
+            " -m icmp --icmp-type 8"
+        );
         assert_eq!(saved("ECHO-REQ", false).unwrap(), " -m icmp --icmp-type 8");
         assert_eq!(saved("pong", false).unwrap(), " -m icmp --icmp-type 0");
-        assert_eq!(saved("port-unreachable", true).unwrap(), " -m icmp ! --icmp-type 3/3");
+        assert_eq!(
+            saved("port-unreachable", true).unwrap(),
+            " -m icmp ! --icmp-type 3/3"
+        );
         assert_eq!(saved("3/4", false).unwrap(), " -m icmp --icmp-type 3/4");
         assert_eq!(saved("3/0", false).unwrap(), " -m icmp --icmp-type 3/0");
         assert_eq!(saved("0x8", false).unwrap(), " -m icmp --icmp-type 8");
@@ -149,9 +164,15 @@ mod tests {
 
     #[test]
     fn bad_types() {
-        assert_eq!(saved("echo-re", false).unwrap_err(), "Ambiguous ICMP type `echo-re': `echo-reply' or `echo-request'?");
+        assert_eq!(
+            saved("echo-re", false).unwrap_err(),
+            "Ambiguous ICMP type `echo-re': `echo-reply' or `echo-request'?"
+        );
         assert_eq!(saved("256", false).unwrap_err(), "Unknown ICMP type `256'");
-        assert_eq!(saved("3/300", false).unwrap_err(), "Unknown ICMP code `3/300'");
+        assert_eq!(
+            saved("3/300", false).unwrap_err(),
+            "Unknown ICMP code `3/300'"
+        );
         assert_eq!(saved("3/", false).unwrap_err(), "Unknown ICMP code `3/'");
         assert_eq!(saved("-1", false).unwrap_err(), "Unknown ICMP type `-1'");
     }

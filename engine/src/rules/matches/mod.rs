@@ -32,7 +32,12 @@ pub(crate) struct OptSpec {
 
 impl OptSpec {
     pub const fn new(long: &'static str, id: u8, args: u8, invert: bool) -> OptSpec {
-        OptSpec { long, id, args, invert }
+        OptSpec {
+            long,
+            id,
+            args,
+            invert,
+        }
     }
 }
 
@@ -101,11 +106,52 @@ impl Match {
 
 /// Matches iptables has but wasmwall does not implement (a clearer error).
 const UNSUPPORTED: &[&str] = &[
-    "addrtype", "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "connmark", "cpu",
-    "dccp", "devgroup", "dscp", "ecn", "esp", "hashlimit", "helper", "iprange", "ipvs", "length", "limit",
-    "mac", "mark", "nfacct", "osf", "owner", "physdev", "pkttype", "policy", "quota", "rateest", "realm",
-    "recent", "rpfilter", "sctp", "set", "socket", "statistic", "string", "tcpmss", "time", "tos", "ttl",
-    "u32", "udplite", "unclean",
+    "addrtype",
+    "ah",
+    "bpf",
+    "cgroup",
+    "cluster",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "connmark",
+    "cpu",
+    "dccp",
+    "devgroup",
+    "dscp",
+    "ecn",
+    "esp",
+    "hashlimit",
+    "helper",
+    "iprange",
+    "ipvs",
+    "length",
+    "limit",
+    "mac",
+    "mark",
+    "nfacct",
+    "osf",
+    "owner",
+    "physdev",
+    "pkttype",
+    "policy",
+    "quota",
+    "rateest",
+    "realm",
+    "recent",
+    "rpfilter",
+    "sctp",
+    "set",
+    "socket",
+    "statistic",
+    "string",
+    "tcpmss",
+    "time",
+    "tos",
+    "ttl",
+    "u32",
+    "udplite",
+    "unclean",
 ];
 
 /// A match while its options are being parsed.
@@ -131,7 +177,9 @@ impl Pending {
             "conntrack" => Pending::Conntrack(ConntrackMatch::default()),
             "multiport" => Pending::Multiport(None),
             "comment" => Pending::Comment(None),
-            _ if UNSUPPORTED.contains(&name) => return Err(format!("match `{name}' is not supported by wasmwall")),
+            _ if UNSUPPORTED.contains(&name) => {
+                return Err(format!("match `{name}' is not supported by wasmwall"))
+            }
             _ => return Err(format!("Couldn't load match `{name}': unknown match")),
         })
     }
@@ -149,8 +197,16 @@ impl Pending {
     }
 
     /// Applies `--OPT args`; `proto` is the rule's `-p` so far.
-    pub fn apply(&mut self, spec: &OptSpec, invert: bool, args: &[&str], proto: Option<(u8, bool)>) -> Result<(), String> {
-        let twice = |name: &str, opt: &str| Err(format!("{name}: option \"--{opt}\" can only be used once."));
+    pub fn apply(
+        &mut self,
+        spec: &OptSpec,
+        invert: bool,
+        args: &[&str],
+        proto: Option<(u8, bool)>,
+    ) -> Result<(), String> {
+        let twice = |name: &str, opt: &str| {
+            Err(format!("{name}: option \"--{opt}\" can only be used once."))
+        };
         match self {
             Pending::Tcp(m) => m.option(spec.id, invert, args),
             Pending::Udp(m) => m.option(spec.id, invert, args),
@@ -179,7 +235,10 @@ impl Pending {
                 }
                 let proto = match proto {
                     Some((p, false)) if p != 0 => p,
-                    _ => return Err("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'".into()),
+                    _ => return Err(
+                        "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'"
+                            .into(),
+                    ),
                 };
                 if !multiport::proto_ok(proto) {
                     return Err("multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP".into());
@@ -214,10 +273,12 @@ impl Pending {
             }
             Pending::State(m) => m.map(Match::State).ok_or_else(|| must("state", "state")),
             Pending::Conntrack(m) => m.check().map(|_| Match::Conntrack(m)),
-            Pending::Multiport(m) => m
-                .map(Match::Multiport)
-                .ok_or_else(|| "multiport: one of --sports, --dports or --ports is required".to_string()),
-            Pending::Comment(m) => m.map(Match::Comment).ok_or_else(|| must("comment", "comment")),
+            Pending::Multiport(m) => m.map(Match::Multiport).ok_or_else(|| {
+                "multiport: one of --sports, --dports or --ports is required".to_string()
+            }),
+            Pending::Comment(m) => m
+                .map(Match::Comment)
+                .ok_or_else(|| must("comment", "comment")),
         }
     }
 }

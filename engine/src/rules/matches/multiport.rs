@@ -59,7 +59,12 @@ pub(crate) fn proto_ok(p: u8) -> bool {
 }
 
 impl MultiportMatch {
-    pub(crate) fn parse(id: u8, arg: &str, invert: bool, proto: u8) -> Result<MultiportMatch, String> {
+    pub(crate) fn parse(
+        id: u8,
+        arg: &str,
+        invert: bool,
+        proto: u8,
+    ) -> Result<MultiportMatch, String> {
         let side = match id {
             SRC => PortSide::Source,
             DST => PortSide::Destination,
@@ -88,7 +93,11 @@ impl MultiportMatch {
             }
             ranges.push((lo, hi));
         }
-        Ok(MultiportMatch { side, ranges, invert })
+        Ok(MultiportMatch {
+            side,
+            ranges,
+            invert,
+        })
     }
 
     /// `multiport_mt` / `ports_match_v1`.
@@ -123,7 +132,13 @@ impl MultiportMatch {
         let items: Vec<String> = self
             .ranges
             .iter()
-            .map(|&(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}:{hi}") })
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}:{hi}")
+                }
+            })
             .collect();
         out.push_str(&items.join(","));
     }
@@ -139,10 +154,26 @@ mod tests {
         let mut s = String::new();
         m.save(&mut s);
         assert_eq!(s, " -m multiport --dports 53,67:68,100");
-        assert!(MultiportMatch::parse(DST, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15", false, 6).is_ok());
-        assert_eq!(MultiportMatch::parse(DST, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", false, 6).unwrap_err(), "too many ports specified");
-        assert_eq!(MultiportMatch::parse(DST, "1:2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", false, 6).unwrap_err(), "too many ports specified");
-        assert_eq!(MultiportMatch::parse(SRC, "5:5", false, 6).unwrap_err(), "invalid portrange specified");
-        assert_eq!(MultiportMatch::parse(SRC, "domain,http", false, 17).unwrap_err(), "invalid port/service `http' specified");
+        assert!(
+            MultiportMatch::parse(DST, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15", false, 6).is_ok()
+        );
+        assert_eq!(
+            MultiportMatch::parse(DST, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", false, 6)
+                .unwrap_err(),
+            "too many ports specified"
+        );
+        assert_eq!(
+            MultiportMatch::parse(DST, "1:2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", false, 6)
+                .unwrap_err(),
+            "too many ports specified"
+        );
+        assert_eq!(
+            MultiportMatch::parse(SRC, "5:5", false, 6).unwrap_err(),
+            "invalid portrange specified"
+        );
+        assert_eq!(
+            MultiportMatch::parse(SRC, "domain,http", false, 17).unwrap_err(),
+            "invalid port/service `http' specified"
+        );
     }
 }

@@ -17,8 +17,16 @@ pub(crate) fn parse_range(text: &str, proto: u8) -> Result<(u16, u16), String> {
         let p = parse_port(text, proto)?;
         return Ok((p, p));
     };
-    let lo = if lo.is_empty() { 0 } else { parse_port(lo, proto)? };
-    let hi = if hi.is_empty() { 65535 } else { parse_port(hi, proto)? };
+    let lo = if lo.is_empty() {
+        0
+    } else {
+        parse_port(lo, proto)?
+    };
+    let hi = if hi.is_empty() {
+        65535
+    } else {
+        parse_port(hi, proto)?
+    };
     if lo > hi {
         return Err("invalid portrange (min > max)".into());
     }
@@ -70,8 +78,17 @@ mod tests {
         assert_eq!(parse_range(":1024", 6), Ok((0, 1024)));
         assert_eq!(parse_range("ssh", 6), Ok((22, 22)));
         assert_eq!(parse_range("0x50", 6), Ok((80, 80)));
-        assert_eq!(parse_range("90:80", 6), Err("invalid portrange (min > max)".into()));
-        assert_eq!(parse_range("65536", 6), Err("invalid port/service `65536' specified".into()));
-        assert_eq!(parse_range("http", 17), Err("invalid port/service `http' specified".into()));
+        assert_eq!(
+            parse_range("90:80", 6),
+            Err("invalid portrange (min > max)".into())
+        );
+        assert_eq!(
+            parse_range("65536", 6),
+            Err("invalid port/service `65536' specified".into())
+        );
+        assert_eq!(
+            parse_range("http", 17),
+            Err("invalid port/service `http' specified".into())
+        );
     }
 }

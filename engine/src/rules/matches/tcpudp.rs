@@ -73,7 +73,13 @@ pub struct UdpMatch {
     pub dport: Option<PortRange>,
 }
 
-fn set_ports(slot: &mut Option<PortRange>, name: &str, arg: &str, invert: bool, proto: u8) -> Result<(), String> {
+fn set_ports(
+    slot: &mut Option<PortRange>,
+    name: &str,
+    arg: &str,
+    invert: bool,
+    proto: u8,
+) -> Result<(), String> {
     if slot.is_some() {
         return Err(format!("Only one `--{name}' allowed"));
     }
@@ -157,7 +163,10 @@ impl TcpMatch {
     /// Nothing to test (iptables-save prints a bare `-m tcp`).
     pub(crate) fn is_empty(&self) -> bool {
         let full = |p: &Option<PortRange>| p.is_none_or(|r| r.is_full());
-        full(&self.sport) && full(&self.dport) && self.flags.is_none_or(|f| f.mask == 0 && !f.invert) && self.option.is_none()
+        full(&self.sport)
+            && full(&self.dport)
+            && self.flags.is_none_or(|f| f.mask == 0 && !f.invert)
+            && self.option.is_none()
     }
 
     /// Folds a later native tcp match into this one, as nf_tables does: the later
@@ -184,7 +193,9 @@ impl TcpMatch {
         let flags_ok = match self.flags {
             None => true,
             Some(f) if f.mask == 0 && !f.invert => true,
-            Some(f) => v.l4_bytes(13, 1).is_some_and(|b| (b[0] & f.mask == f.comp) != f.invert),
+            Some(f) => v
+                .l4_bytes(13, 1)
+                .is_some_and(|b| (b[0] & f.mask == f.comp) != f.invert),
         };
         Outcome::from(port_at(v, 0, &self.sport) && port_at(v, 2, &self.dport) && flags_ok)
     }
@@ -201,7 +212,9 @@ impl TcpMatch {
             return Outcome::Hotdrop;
         };
         let port = |o: usize| u16::from_be_bytes([th[o], th[o + 1]]);
-        if !self.sport.is_none_or(|r| r.matches(port(0))) || !self.dport.is_none_or(|r| r.matches(port(2))) {
+        if !self.sport.is_none_or(|r| r.matches(port(0)))
+            || !self.dport.is_none_or(|r| r.matches(port(2)))
+        {
             return Outcome::NoMatch;
         }
         if let Some(f) = self.flags {
@@ -231,12 +244,20 @@ impl TcpMatch {
             r.save("dport", out);
         }
         if let Some((kind, invert)) = self.option {
-            out.push_str(if invert { " ! --tcp-option " } else { " --tcp-option " });
+            out.push_str(if invert {
+                " ! --tcp-option "
+            } else {
+                " --tcp-option "
+            });
             out.push_str(&kind.to_string());
         }
         if let Some(f) = self.flags {
             if f.mask != 0 || f.invert {
-                out.push_str(if f.invert { " ! --tcp-flags " } else { " --tcp-flags " });
+                out.push_str(if f.invert {
+                    " ! --tcp-flags "
+                } else {
+                    " --tcp-flags "
+                });
                 out.push_str(&format!("{} {}", flags_text(f.mask), flags_text(f.comp)));
             }
         }
@@ -326,10 +347,24 @@ mod tests {
 
     #[test]
     fn flags_print_in_kernel_order() {
-        let m = tcp(&[(FLAGS, false, &["ALL", "urg,psh,FIN"]), (SPORT, true, &["1:1024"]), (DPORT, false, &["80"])]).unwrap();
-        assert_eq!(saved(&m), " -m tcp ! --sport 1:1024 --dport 80 --tcp-flags FIN,SYN,RST,PSH,ACK,URG FIN,PSH,URG");
-        assert_eq!(saved(&tcp(&[(FLAGS, false, &["NONE", "NONE"])]).unwrap()), " -m tcp");
-        assert_eq!(tcp(&[(FLAGS, false, &["SYN", "ECE"])]).unwrap_err(), "Unknown TCP flag `ECE'");
+        let m = tcp(&[
+            (FLAGS, false, &["ALL", "urg,psh,FIN"]),
+            (SPORT, true, &["1:1024"]),
+            (DPORT, false, &["80"]),
+        ])
+        .unwrap();
+        assert_eq!(
+            saved(&m),
+            " -m tcp ! --sport 1:1024 --dport 80 --tcp-flags FIN,SYN,RST,PSH,ACK,URG FIN,PSH,URG"
+        );
+        assert_eq!(
+            saved(&tcp(&[(FLAGS, false, &["NONE", "NONE"])]).unwrap()),
+            " -m tcp"
+        );
+        assert_eq!(
+            tcp(&[(FLAGS, false, &["SYN", "ECE"])]).unwrap_err(),
+            "Unknown TCP flag `ECE'"
+        );
     }
 
     #[test]

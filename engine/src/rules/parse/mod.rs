@@ -37,7 +37,9 @@ fn tokens(line: &str, n: usize) -> Result<Vec<Token>, RulesError> {
 
 /// Places a token-indexed problem on the line.
 fn locate(p: Problem, toks: &[Token], n: usize, line: &str) -> RulesError {
-    let column = toks.get(p.token).map_or(line.chars().count() + 1, |t| t.column);
+    let column = toks
+        .get(p.token)
+        .map_or(line.chars().count() + 1, |t| t.column);
     RulesError::new(n, column, p.message)
 }
 
@@ -55,18 +57,32 @@ fn restore(text: &str) -> Result<Vec<Table>, RulesError> {
         }
         if let Some(name) = body.strip_prefix('*') {
             if open.is_some() {
-                return Err(RulesError::new(n, col, "COMMIT expected before a new table starts"));
+                return Err(RulesError::new(
+                    n,
+                    col,
+                    "COMMIT expected before a new table starts",
+                ));
             }
-            open = Some(Table::new(table_kind(name.split_whitespace().next().unwrap_or(""), n, col)?));
+            open = Some(Table::new(table_kind(
+                name.split_whitespace().next().unwrap_or(""),
+                n,
+                col,
+            )?));
         } else if body == "COMMIT" {
-            let mut table = open.take().ok_or_else(|| RulesError::new(n, col, "COMMIT without a table (`*filter')"))?;
+            let mut table = open
+                .take()
+                .ok_or_else(|| RulesError::new(n, col, "COMMIT without a table (`*filter')"))?;
             finish(&mut table)?;
             done.retain(|t| t.kind != table.kind);
             done.push(table);
         } else {
-            let table = open
-                .as_mut()
-                .ok_or_else(|| RulesError::new(n, col, "rule outside a table: a `*filter' or `*raw' line must come first"))?;
+            let table = open.as_mut().ok_or_else(|| {
+                RulesError::new(
+                    n,
+                    col,
+                    "rule outside a table: a `*filter' or `*raw' line must come first",
+                )
+            })?;
             if body.starts_with(':') {
                 let toks = tokens(&line.replacen(':', " ", 1), n)?;
                 chain_line(table, &toks, n)?;
@@ -78,7 +94,11 @@ fn restore(text: &str) -> Result<Vec<Table>, RulesError> {
         }
     }
     if open.is_some() {
-        return Err(RulesError::new(last + 1, 1, "COMMIT expected at the end of the input"));
+        return Err(RulesError::new(
+            last + 1,
+            1,
+            "COMMIT expected at the end of the input",
+        ));
     }
     Ok(done)
 }
@@ -86,7 +106,9 @@ fn restore(text: &str) -> Result<Vec<Table>, RulesError> {
 fn table_kind(name: &str, n: usize, col: usize) -> Result<TableKind, RulesError> {
     TableKind::from_name(name).ok_or_else(|| {
         let msg = match name {
-            "nat" | "mangle" | "security" => format!("table `{name}' is not supported by wasmwall (only filter and raw)"),
+            "nat" | "mangle" | "security" => {
+                format!("table `{name}' is not supported by wasmwall (only filter and raw)")
+            }
             _ => format!("table name '{name}' invalid"),
         };
         RulesError::new(n, col + 1, msg)
@@ -100,34 +122,62 @@ fn blank_counters(line: &str, n: usize, col: usize) -> Result<String, RulesError
     if !body.starts_with('[') {
         return Ok(line.to_string());
     }
-    let end = body.find(']').ok_or_else(|| RulesError::new(n, col, "counters need a closing `]'"))?;
+    let end = body
+        .find(']')
+        .ok_or_else(|| RulesError::new(n, col, "counters need a closing `]'"))?;
     let inner = &body[1..end];
-    let ok = inner.split_once(':').is_some_and(|(p, b)| p.parse::<u64>().is_ok() && b.parse::<u64>().is_ok());
+    let ok = inner
+        .split_once(':')
+        .is_some_and(|(p, b)| p.parse::<u64>().is_ok() && b.parse::<u64>().is_ok());
     if !ok {
-        return Err(RulesError::new(n, col, format!("bad counters `[{inner}]' (expected [packets:bytes])")));
+        return Err(RulesError::new(
+            n,
+            col,
+            format!("bad counters `[{inner}]' (expected [packets:bytes])"),
+        ));
     }
     let lead = line.len() - body.len();
-    Ok(format!("{}{}", " ".repeat(lead + end + 1), &body[end + 1..]))
+    Ok(format!(
+        "{}{}",
+        " ".repeat(lead + end + 1),
+        &body[end + 1..]
+    ))
 }
 
 /// `:CHAIN POLICY [packets:bytes]`.
 fn chain_line(table: &mut Table, toks: &[Token], n: usize) -> Result<(), RulesError> {
-    let name_tok = &toks[0];
+    let Some(name_tok) = toks.first() else {
+        return Err(RulesError::new(n, 1, "chain name missing after `:'"));
+    };
     let Some(policy_tok) = toks.get(1) else {
-        return Err(RulesError::new(n, name_tok.column, "policy missing after the chain name"));
+        return Err(RulesError::new(
+            n,
+            name_tok.column,
+            "policy missing after the chain name",
+        ));
     };
     declare(table, name_tok, policy_tok, n)
 }
 
 /// Declares a chain: sets a built-in chain's policy (`-` keeps it), or creates a
 /// user chain if it does not exist (a user chain's policy is ignored).
-fn declare(table: &mut Table, name_tok: &Token, policy_tok: &Token, n: usize) -> Result<(), RulesError> {
+fn declare(
+    table: &mut Table,
+    name_tok: &Token,
+    policy_tok: &Token,
+    n: usize,
+) -> Result<(), RulesError> {
     let name = name_tok.text.as_str();
     match table.index_of(name) {
         Some(i) if table.chains[i].policy.is_some() => {
             if policy_tok.text != "-" {
-                let p = Policy::from_name(&policy_tok.text)
-                    .ok_or_else(|| RulesError::new(n, policy_tok.column, format!("Bad policy name `{}'", policy_tok.text)))?;
+                let p = Policy::from_name(&policy_tok.text).ok_or_else(|| {
+                    RulesError::new(
+                        n,
+                        policy_tok.column,
+                        format!("Bad policy name `{}'", policy_tok.text),
+                    )
+                })?;
                 table.chains[i].policy = Some(p);
             }
         }
@@ -142,7 +192,9 @@ fn declare(table: &mut Table, name_tok: &Token, policy_tok: &Token, n: usize) ->
 
 fn check_chain_name(name: &str) -> Result<(), String> {
     if name.len() > 28 {
-        return Err(format!("chain name `{name}' too long (must be under 29 chars)"));
+        return Err(format!(
+            "chain name `{name}' too long (must be under 29 chars)"
+        ));
     }
     if name.starts_with('-') {
         return Err("chain name not allowed to start with `-'".into());
@@ -164,7 +216,10 @@ fn command_line(table: &mut Table, toks: &[Token], n: usize, line: &str) -> Resu
         Kind::NewChain => {
             check_chain_name(&cmd.chain).map_err(|m| at(cmd.chain_tok, m))?;
             if table.index_of(&cmd.chain).is_some() {
-                return Err(at(cmd.chain_tok, format!("chain `{}' already exists", cmd.chain)));
+                return Err(at(
+                    cmd.chain_tok,
+                    format!("chain `{}' already exists", cmd.chain),
+                ));
             }
             table.add_user_chain(&cmd.chain);
         }
@@ -172,8 +227,14 @@ fn command_line(table: &mut Table, toks: &[Token], n: usize, line: &str) -> Resu
             let i = table
                 .index_of(&cmd.chain)
                 .filter(|&i| table.chains[i].policy.is_some())
-                .ok_or_else(|| at(cmd.chain_tok, format!("Bad built-in chain name `{}'", cmd.chain)))?;
-            let p = Policy::from_name(policy).ok_or_else(|| at(cmd.chain_tok + 1, format!("Bad policy name `{policy}'")))?;
+                .ok_or_else(|| {
+                    at(
+                        cmd.chain_tok,
+                        format!("Bad built-in chain name `{}'", cmd.chain),
+                    )
+                })?;
+            let p = Policy::from_name(policy)
+                .ok_or_else(|| at(cmd.chain_tok + 1, format!("Bad policy name `{policy}'")))?;
             table.chains[i].policy = Some(p);
         }
         Kind::Append | Kind::Insert(_) => add_rules(table, cmd, toks, n, line)?,
@@ -181,13 +242,27 @@ fn command_line(table: &mut Table, toks: &[Token], n: usize, line: &str) -> Resu
     Ok(())
 }
 
-fn add_rules(table: &mut Table, mut cmd: Command, toks: &[Token], n: usize, line: &str) -> Result<(), RulesError> {
+fn add_rules(
+    table: &mut Table,
+    mut cmd: Command,
+    toks: &[Token],
+    n: usize,
+    line: &str,
+) -> Result<(), RulesError> {
     let at = |tok: usize, msg: String| locate(Problem::at(tok, msg), toks, n, line);
-    let ci = table
-        .index_of(&cmd.chain)
-        .ok_or_else(|| at(cmd.chain_tok, format!("chain `{}' does not exist", cmd.chain)))?;
+    let ci = table.index_of(&cmd.chain).ok_or_else(|| {
+        at(
+            cmd.chain_tok,
+            format!("chain `{}' does not exist", cmd.chain),
+        )
+    })?;
     check_hook_and_table(table, ci, &cmd).map_err(|(tok, m)| at(tok, m))?;
-    let origin = (n, cmd.target_tok.and_then(|t| toks.get(t)).map_or(1, |t| t.column));
+    let origin = (
+        n,
+        cmd.target_tok
+            .and_then(|t| toks.get(t))
+            .map_or(1, |t| t.column),
+    );
     for r in &mut cmd.rules {
         r.origin = origin;
     }
@@ -220,9 +295,15 @@ fn check_hook_and_table(table: &Table, ci: usize, cmd: &Command) -> Result<(), (
     let tok = cmd.target_tok.unwrap_or(0);
     for r in &cmd.rules {
         match (&r.target, table.kind) {
-            (Target::Reject(_), TableKind::Raw) => return Err((tok, "REJECT is only valid in the filter table".into())),
-            (Target::Ct { .. }, TableKind::Filter) => return Err((tok, "CT is only valid in the raw table".into())),
-            (Target::Notrack, TableKind::Filter) => return Err((tok, "NOTRACK is only valid in the raw table".into())),
+            (Target::Reject(_), TableKind::Raw) => {
+                return Err((tok, "REJECT is only valid in the filter table".into()))
+            }
+            (Target::Ct { .. }, TableKind::Filter) => {
+                return Err((tok, "CT is only valid in the raw table".into()))
+            }
+            (Target::Notrack, TableKind::Filter) => {
+                return Err((tok, "NOTRACK is only valid in the raw table".into()))
+            }
             _ => {}
         }
     }
@@ -231,7 +312,7 @@ fn check_hook_and_table(table: &Table, ci: usize, cmd: &Command) -> Result<(), (
 
 /// At COMMIT: resolve jumps, refuse loops and too deep nesting.
 fn finish(table: &mut Table) -> Result<(), RulesError> {
-    let err = |(rule, msg): (&super::rule::Rule, String)| RulesError::new(rule.origin.0, rule.origin.1, msg);
+    let err = |((line, column), msg): super::table::Located| RulesError::new(line, column, msg);
     table.resolve_jumps().map_err(err)?;
     table.check_depth().map_err(err)
 }
@@ -247,20 +328,39 @@ fn seed(text: &str) -> Result<Vec<Table>, RulesError> {
             continue;
         }
         let mut toks = tokens(line, n)?;
-        if toks.first().is_some_and(|t| t.text == "iptables" && !t.quoted) {
+        if toks
+            .first()
+            .is_some_and(|t| t.text == "iptables" && !t.quoted)
+        {
             toks.remove(0);
             if toks.is_empty() {
-                return Err(RulesError::new(n, first_column(line), "no command after `iptables'"));
+                return Err(RulesError::new(
+                    n,
+                    first_column(line),
+                    "no command after `iptables'",
+                ));
             }
         }
         match toks[0].text.as_str() {
             "-P" if toks.len() == 3 => declare(&mut table, &toks[1], &toks[2], n)?,
             "-N" if toks.len() == 2 => {
-                let dash = Token { text: "-".into(), column: toks[1].column, quoted: false };
+                let dash = Token {
+                    text: "-".into(),
+                    column: toks[1].column,
+                    quoted: false,
+                };
                 declare(&mut table, &toks[1], &dash, n)?;
             }
             "-P" | "-N" => {
-                return Err(RulesError::new(n, toks[0].column, format!("expected `{} CHAIN{}'", toks[0].text, if toks[0].text == "-P" { " POLICY" } else { "" })));
+                return Err(RulesError::new(
+                    n,
+                    toks[0].column,
+                    format!(
+                        "expected `{} CHAIN{}'",
+                        toks[0].text,
+                        if toks[0].text == "-P" { " POLICY" } else { "" }
+                    ),
+                ));
             }
             _ => body.push((n, toks, line)),
         }

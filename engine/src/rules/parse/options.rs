@@ -71,7 +71,12 @@ const BUILTINS: &[(&str, char, Builtin, u8, bool)] = &[
 /// A resolved option: iptables' own, or one of a loaded extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Opt {
-    Builtin { which: Builtin, long: &'static str, args: u8, invert: bool },
+    Builtin {
+        which: Builtin,
+        long: &'static str,
+        args: u8,
+        invert: bool,
+    },
     /// `ext` indexes the loaded extensions (matches and the target, in load order).
     Ext { ext: usize, spec: &'static OptSpec },
 }
@@ -98,7 +103,9 @@ impl Opt {
     /// Two entries are the same option (`--src` and `--source`).
     fn same(&self, other: &Opt) -> bool {
         match (self, other) {
-            (Opt::Builtin { which: a, .. }, Opt::Builtin { which: b, .. }) => a == b && *a != Builtin::Unsupported,
+            (Opt::Builtin { which: a, .. }, Opt::Builtin { which: b, .. }) => {
+                a == b && *a != Builtin::Unsupported
+            }
             (Opt::Ext { ext: a, spec: s }, Opt::Ext { ext: b, spec: t }) => a == b && s.id == t.id,
             _ => false,
         }
@@ -107,12 +114,20 @@ impl Opt {
 
 fn builtin(entry: &(&'static str, char, Builtin, u8, bool)) -> Opt {
     let &(long, _, which, args, invert) = entry;
-    Opt::Builtin { which, long, args, invert }
+    Opt::Builtin {
+        which,
+        long,
+        args,
+        invert,
+    }
 }
 
 /// Looks up `-x`.
 pub(crate) fn short(letter: char) -> Option<Opt> {
-    BUILTINS.iter().find(|e| e.1 == letter && letter != '\0').map(builtin)
+    BUILTINS
+        .iter()
+        .find(|e| e.1 == letter && letter != '\0')
+        .map(builtin)
 }
 
 /// Why a long option could not be resolved.
@@ -126,7 +141,10 @@ pub(crate) enum LookupError {
 /// a unique prefix.
 pub(crate) fn long(name: &str, exts: &[&'static [OptSpec]]) -> Result<Opt, LookupError> {
     let ext_opts = || {
-        exts.iter().enumerate().rev().flat_map(|(ext, specs)| specs.iter().map(move |spec| Opt::Ext { ext, spec }))
+        exts.iter()
+            .enumerate()
+            .rev()
+            .flat_map(|(ext, specs)| specs.iter().map(move |spec| Opt::Ext { ext, spec }))
     };
     let all = || BUILTINS.iter().map(builtin).chain(ext_opts());
     if let Some(o) = all().find(|o| o.long() == name) {

@@ -26,7 +26,10 @@ fn router_ruleset_counts_like_the_kernel() {
     let synack = tcp(NET, 80, LAN, 40000, "SA");
     let stray = tcp(NET, 80, LAN, 40001, "A");
     let d = r.filter(Hook::Forward, &syn.ctx(CtState::New));
-    assert_eq!((d.verdict, d.chain.as_str(), d.rule), (Verdict::Accept, "FORWARD", Some(3)));
+    assert_eq!(
+        (d.verdict, d.chain.as_str(), d.rule),
+        (Verdict::Accept, "FORWARD", Some(3))
+    );
     assert_eq!(d.trace, ["filter:FORWARD:rule:3:ACCEPT"]);
     let d = r.filter(Hook::Forward, &synack.ctx(CtState::Established));
     assert_eq!((d.verdict, d.rule), (Verdict::Accept, Some(2)));
@@ -40,7 +43,10 @@ fn router_ruleset_counts_like_the_kernel() {
     let p = f.policy("FORWARD").unwrap();
     assert_eq!((p.policy.as_str(), p.packets, p.bytes), ("DROP", 1, 40));
     let saved = r.save(true);
-    assert!(saved.contains(":FORWARD DROP [1:40]\n") && saved.contains("\n[1:40] -A FORWARD -s 192.168.1.0/24 -j ACCEPT\n"));
+    assert!(
+        saved.contains(":FORWARD DROP [1:40]\n")
+            && saved.contains("\n[1:40] -A FORWARD -s 192.168.1.0/24 -j ACCEPT\n")
+    );
     r.zero_counters();
     assert!(r.save(true).contains(":FORWARD DROP [0:0]\n"));
 }
@@ -50,8 +56,21 @@ fn non_terminating_rules_count_and_continue() {
     let mut r = rules("-A FORWARD -p tcp\n-A FORWARD -m comment --comment x\n-A FORWARD -j DROP");
     let p = tcp(LAN, 1, NET, 2, "S");
     let d = r.filter(Hook::Forward, &p.ctx(CtState::New));
-    assert_eq!(d.trace, ["filter:FORWARD:rule:1:CONTINUE", "filter:FORWARD:rule:2:CONTINUE", "filter:FORWARD:rule:3:DROP"]);
-    assert!(r.counters().table("filter").unwrap().rules.iter().all(|x| x.packets == 1 && x.bytes == 40));
+    assert_eq!(
+        d.trace,
+        [
+            "filter:FORWARD:rule:1:CONTINUE",
+            "filter:FORWARD:rule:2:CONTINUE",
+            "filter:FORWARD:rule:3:DROP"
+        ]
+    );
+    assert!(r
+        .counters()
+        .table("filter")
+        .unwrap()
+        .rules
+        .iter()
+        .all(|x| x.packets == 1 && x.bytes == 40));
 }
 
 #[test]
@@ -61,18 +80,46 @@ fn user_chains_jump_return_and_goto() {
     let mut r = rules(text);
     let ssh = tcp(LAN, 1, NET, 22, "S");
     let d = r.filter(Hook::Forward, &ssh.ctx(CtState::New));
-    assert_eq!((d.verdict, d.chain.as_str(), d.rule), (Verdict::Accept, "B", Some(1)));
-    assert_eq!(d.trace, ["filter:FORWARD:rule:1:JUMP:A", "filter:A:rule:1:GOTO:B", "filter:B:rule:1:ACCEPT"]);
+    assert_eq!(
+        (d.verdict, d.chain.as_str(), d.rule),
+        (Verdict::Accept, "B", Some(1))
+    );
+    assert_eq!(
+        d.trace,
+        [
+            "filter:FORWARD:rule:1:JUMP:A",
+            "filter:A:rule:1:GOTO:B",
+            "filter:B:rule:1:ACCEPT"
+        ]
+    );
     // RETURN from B goes back past A (goto does not come back to A) to FORWARD rule 2.
     let telnet = tcp(LAN, 1, NET, 23, "S");
     let d = r.filter(Hook::Forward, &telnet.ctx(CtState::New));
     assert_eq!((d.verdict, d.rule), (Verdict::Drop, None));
-    assert_eq!(d.trace, ["filter:FORWARD:rule:1:JUMP:A", "filter:A:rule:1:GOTO:B", "filter:B:rule:2:RETURN", "filter:FORWARD:policy:DROP"]);
+    assert_eq!(
+        d.trace,
+        [
+            "filter:FORWARD:rule:1:JUMP:A",
+            "filter:A:rule:1:GOTO:B",
+            "filter:B:rule:2:RETURN",
+            "filter:FORWARD:policy:DROP"
+        ]
+    );
     // Falling off the end of A returns to FORWARD rule 2.
     let dns = udp(LAN, 1, NET, 53);
     let d = r.filter(Hook::Forward, &dns.ctx(CtState::New));
-    assert_eq!((d.verdict, d.chain.as_str(), d.rule), (Verdict::Accept, "FORWARD", Some(2)));
-    assert_eq!(d.trace, ["filter:FORWARD:rule:1:JUMP:A", "filter:A:return", "filter:FORWARD:rule:2:ACCEPT"]);
+    assert_eq!(
+        (d.verdict, d.chain.as_str(), d.rule),
+        (Verdict::Accept, "FORWARD", Some(2))
+    );
+    assert_eq!(
+        d.trace,
+        [
+            "filter:FORWARD:rule:1:JUMP:A",
+            "filter:A:return",
+            "filter:FORWARD:rule:2:ACCEPT"
+        ]
+    );
     // RETURN in a built-in chain applies the policy.
     let mut r = rules("-P FORWARD DROP\n-A FORWARD -j RETURN\n-A FORWARD -j ACCEPT");
     let d = r.filter(Hook::Forward, &dns.ctx(CtState::New));
@@ -82,23 +129,69 @@ fn user_chains_jump_return_and_goto() {
 #[test]
 fn addresses_interfaces_protocols_fragments() {
     let p = tcp(LAN, 1000, NET, 80, "S");
-    assert_eq!(verdict("-A FORWARD -s 192.168.1.0/24 -j DROP", &p, CtState::New).0, Verdict::Drop);
-    assert_eq!(verdict("-A FORWARD ! -s 192.168.1.0/24 -j DROP", &p, CtState::New).0, Verdict::Accept);
-    assert_eq!(verdict("-A FORWARD -d 203.0.113.0/255.255.255.0 -j DROP", &p, CtState::New).0, Verdict::Drop);
-    assert_eq!(verdict("-A FORWARD -i lan -o wan -j DROP", &p, CtState::New).0, Verdict::Drop);
-    assert_eq!(verdict("-A FORWARD -i wan -j DROP", &p, CtState::New).0, Verdict::Accept);
-    assert_eq!(verdict("-A FORWARD -i la+ ! -o lan -j DROP", &p, CtState::New).0, Verdict::Drop);
-    assert_eq!(verdict("-A FORWARD -p 6 -j DROP", &p, CtState::New).0, Verdict::Drop);
-    assert_eq!(verdict("-A FORWARD ! -p tcp -j DROP", &p, CtState::New).0, Verdict::Accept);
-    assert_eq!(verdict("-A FORWARD -f -j DROP", &p, CtState::New).0, Verdict::Accept);
-    assert_eq!(verdict("-A FORWARD ! -f -j DROP", &p, CtState::New).0, Verdict::Drop);
+    assert_eq!(
+        verdict("-A FORWARD -s 192.168.1.0/24 -j DROP", &p, CtState::New).0,
+        Verdict::Drop
+    );
+    assert_eq!(
+        verdict("-A FORWARD ! -s 192.168.1.0/24 -j DROP", &p, CtState::New).0,
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(
+            "-A FORWARD -d 203.0.113.0/255.255.255.0 -j DROP",
+            &p,
+            CtState::New
+        )
+        .0,
+        Verdict::Drop
+    );
+    assert_eq!(
+        verdict("-A FORWARD -i lan -o wan -j DROP", &p, CtState::New).0,
+        Verdict::Drop
+    );
+    assert_eq!(
+        verdict("-A FORWARD -i wan -j DROP", &p, CtState::New).0,
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict("-A FORWARD -i la+ ! -o lan -j DROP", &p, CtState::New).0,
+        Verdict::Drop
+    );
+    assert_eq!(
+        verdict("-A FORWARD -p 6 -j DROP", &p, CtState::New).0,
+        Verdict::Drop
+    );
+    assert_eq!(
+        verdict("-A FORWARD ! -p tcp -j DROP", &p, CtState::New).0,
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict("-A FORWARD -f -j DROP", &p, CtState::New).0,
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict("-A FORWARD ! -f -j DROP", &p, CtState::New).0,
+        Verdict::Drop
+    );
     let mut frag = p.bytes.clone();
     frag[6..8].copy_from_slice(&[0, 3]);
     fix_ip_checksum(&mut frag);
     let frag = Pkt::from_bytes(frag);
-    assert_eq!(verdict("-A FORWARD -f -j DROP", &frag, CtState::Invalid).0, Verdict::Drop);
+    assert_eq!(
+        verdict("-A FORWARD -f -j DROP", &frag, CtState::Invalid).0,
+        Verdict::Drop
+    );
     // Transport matches never match a non-first fragment.
-    assert_eq!(verdict("-A FORWARD -p tcp ! --dport 1 -j DROP", &frag, CtState::Invalid).0, Verdict::Accept);
+    assert_eq!(
+        verdict(
+            "-A FORWARD -p tcp ! --dport 1 -j DROP",
+            &frag,
+            CtState::Invalid
+        )
+        .0,
+        Verdict::Accept
+    );
 }
 
 fn fix_ip_checksum(b: &mut [u8]) {
@@ -135,8 +228,10 @@ fn tcp_udp_ports_and_flags() {
 
 #[test]
 fn tcp_option_match_uses_the_compat_match() {
-    let mut spec = crate::wire::TcpOptionsSpec::default();
-    spec.mss = Some(1460);
+    let spec = crate::wire::TcpOptionsSpec {
+        mss: Some(1460),
+        ..Default::default()
+    };
     let mut t = crate::wire::TcpSpec {
         sport: 1,
         dport: 2,
@@ -149,9 +244,15 @@ fn tcp_option_match_uses_the_compat_match() {
         payload: vec![],
         bad_csum: false,
     };
-    let with_mss = Pkt::build(crate::wire::PacketSpec { ip: super::ip(LAN, NET), transport: crate::wire::Transport::Tcp(t.clone()) });
+    let with_mss = Pkt::build(crate::wire::PacketSpec {
+        ip: super::ip(LAN, NET),
+        transport: crate::wire::Transport::Tcp(t.clone()),
+    });
     t.options = Default::default();
-    let plain = Pkt::build(crate::wire::PacketSpec { ip: super::ip(LAN, NET), transport: crate::wire::Transport::Tcp(t) });
+    let plain = Pkt::build(crate::wire::PacketSpec {
+        ip: super::ip(LAN, NET),
+        transport: crate::wire::Transport::Tcp(t),
+    });
     let text = "-A FORWARD -p tcp --tcp-option 2 -j DROP";
     assert_eq!(verdict(text, &with_mss, CtState::New).0, Verdict::Drop);
     assert_eq!(verdict(text, &plain, CtState::New).0, Verdict::Accept);
@@ -159,7 +260,28 @@ fn tcp_option_match_uses_the_compat_match() {
 
 /// A packet with protocol `proto` and raw transport bytes `l4`.
 fn raw(proto: u8, l4: &[u8], frag: u16) -> Pkt {
-    let mut b = vec![0x45, 0, 0, 0, 0, 1, (frag >> 8) as u8, frag as u8, 64, proto, 0, 0, 192, 168, 1, 10, 203, 0, 113, 5];
+    let mut b = vec![
+        0x45,
+        0,
+        0,
+        0,
+        0,
+        1,
+        (frag >> 8) as u8,
+        frag as u8,
+        64,
+        proto,
+        0,
+        0,
+        192,
+        168,
+        1,
+        10,
+        203,
+        0,
+        113,
+        5,
+    ];
     b.extend_from_slice(l4);
     let len = b.len() as u16;
     b[2..4].copy_from_slice(&len.to_be_bytes());
@@ -173,32 +295,75 @@ fn raw(proto: u8, l4: &[u8], frag: u16) -> Pkt {
 fn short_transport_headers() {
     let t8 = raw(6, &[0x9c, 0x40, 0x00, 0x51, 0, 0, 3, 0xe8], 0);
     let ctx = CtState::Invalid;
-    assert_eq!(verdict("-A FORWARD -p tcp ! --dport 80 -j DROP", &t8, ctx).0, Verdict::Drop);
-    assert_eq!(verdict("-A FORWARD -p tcp --tcp-flags SYN NONE -j DROP", &t8, ctx).0, Verdict::Accept);
-    let (v, rule) = verdict("-P FORWARD ACCEPT\n-A FORWARD -p tcp --tcp-option 2 -j ACCEPT", &t8, ctx);
+    assert_eq!(
+        verdict("-A FORWARD -p tcp ! --dport 80 -j DROP", &t8, ctx).0,
+        Verdict::Drop
+    );
+    assert_eq!(
+        verdict("-A FORWARD -p tcp --tcp-flags SYN NONE -j DROP", &t8, ctx).0,
+        Verdict::Accept
+    );
+    let (v, rule) = verdict(
+        "-P FORWARD ACCEPT\n-A FORWARD -p tcp --tcp-option 2 -j ACCEPT",
+        &t8,
+        ctx,
+    );
     assert_eq!((v, rule), (Verdict::Drop, Some(1)));
     let t2 = raw(6, &[0x9c, 0x40], 0);
-    assert_eq!(verdict("-A FORWARD -p tcp ! --dport 80 -j DROP", &t2, ctx).0, Verdict::Accept);
-    assert_eq!(verdict("-A FORWARD -p tcp -m multiport ! --dports 80 -j ACCEPT", &t2, ctx).0, Verdict::Drop);
+    assert_eq!(
+        verdict("-A FORWARD -p tcp ! --dport 80 -j DROP", &t2, ctx).0,
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(
+            "-A FORWARD -p tcp -m multiport ! --dports 80 -j ACCEPT",
+            &t2,
+            ctx
+        )
+        .0,
+        Verdict::Drop
+    );
     let i7 = raw(1, &[8, 0, 0, 0, 0, 0, 0], 0);
     let mut r = rules("-A FORWARD -p icmp --icmp-type any -j ACCEPT\n-A FORWARD -j ACCEPT");
     let d = r.filter(Hook::Forward, &i7.ctx(ctx));
     assert_eq!((d.verdict, d.rule), (Verdict::Drop, Some(1)));
     assert_eq!(d.trace, ["filter:FORWARD:rule:1:HOTDROP"]);
-    assert!(r.counters().table("filter").unwrap().rules.iter().all(|x| x.packets == 0));
+    assert!(r
+        .counters()
+        .table("filter")
+        .unwrap()
+        .rules
+        .iter()
+        .all(|x| x.packets == 0));
     let u4 = raw(17, &[0x9c, 0x40, 0x00, 0x51], 0);
-    assert_eq!(verdict("-A FORWARD -p udp ! --dport 80 -j DROP", &u4, ctx).0, Verdict::Drop);
+    assert_eq!(
+        verdict("-A FORWARD -p udp ! --dport 80 -j DROP", &u4, ctx).0,
+        Verdict::Drop
+    );
     // Fragments: offset 1 hotdrops in the x_tables tcp match only.
     let f1 = raw(6, &[0x9c, 0x40, 0x00, 0x51, 0, 0, 3, 0xe8], 1);
-    assert_eq!(verdict("-A FORWARD -p tcp -m multiport ! --dports 80 -j DROP", &f1, ctx).0, Verdict::Accept);
-    assert_eq!(verdict("-A FORWARD -p tcp --tcp-option 2 -j ACCEPT", &f1, ctx).0, Verdict::Drop);
+    assert_eq!(
+        verdict(
+            "-A FORWARD -p tcp -m multiport ! --dports 80 -j DROP",
+            &f1,
+            ctx
+        )
+        .0,
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict("-A FORWARD -p tcp --tcp-option 2 -j ACCEPT", &f1, ctx).0,
+        Verdict::Drop
+    );
 }
 
 #[test]
 fn icmp_types() {
     let echo = icmp(LAN, NET, 8, 0);
     let unreach = icmp(LAN, NET, 3, 3);
-    let drops = |r: &str, p: &Pkt| verdict(&format!("-A FORWARD -p icmp {r} -j DROP"), p, CtState::New).0 == Verdict::Drop;
+    let drops = |r: &str, p: &Pkt| {
+        verdict(&format!("-A FORWARD -p icmp {r} -j DROP"), p, CtState::New).0 == Verdict::Drop
+    };
     assert!(drops("--icmp-type echo-request", &echo));
     assert!(!drops("--icmp-type echo-reply", &echo));
     assert!(drops("--icmp-type any", &echo));
@@ -214,16 +379,28 @@ fn state_bits_and_no_connection() {
     let text = |m: &str| format!("-A FORWARD {m} -j DROP");
     let drops = |m: &str, s: CtState| verdict(&text(m), &p, s).0 == Verdict::Drop;
     assert!(drops("-m state --state NEW", CtState::New));
-    assert!(drops("-m state --state RELATED,ESTABLISHED", CtState::Related));
+    assert!(drops(
+        "-m state --state RELATED,ESTABLISHED",
+        CtState::Related
+    ));
     assert!(drops("-m state --state UNTRACKED", CtState::Untracked));
     assert!(drops("-m state ! --state NEW", CtState::Invalid));
     assert!(!drops("-m state --state INVALID", CtState::Untracked));
     assert!(drops("-m conntrack --ctstate INVALID", CtState::Invalid));
     // Without a connection only a passed --ctstate test matches.
     assert!(!drops("-m conntrack --ctstatus NONE", CtState::Invalid));
-    assert!(!drops("-m conntrack ! --ctstatus ASSURED", CtState::Untracked));
-    assert!(!drops("-m conntrack --ctstate INVALID --ctdir ORIGINAL", CtState::New));
-    assert!(drops("-m conntrack --ctstate INVALID --ctdir REPLY", CtState::Invalid));
+    assert!(!drops(
+        "-m conntrack ! --ctstatus ASSURED",
+        CtState::Untracked
+    ));
+    assert!(!drops(
+        "-m conntrack --ctstate INVALID --ctdir ORIGINAL",
+        CtState::New
+    ));
+    assert!(drops(
+        "-m conntrack --ctstate INVALID --ctdir REPLY",
+        CtState::Invalid
+    ));
     assert!(!drops("-m conntrack --ctproto udp", CtState::Untracked));
 }
 
@@ -235,7 +412,9 @@ fn entry(status_bits: u32) -> Entry {
         status: status_bits,
         expires_ms: 30_000,
         created_ms: 0,
-        proto: ProtoState::Udp { stream_after_ms: 2000 },
+        proto: ProtoState::Udp {
+            stream_after_ms: 2000,
+        },
         mark: 0,
         helper: None,
         master: None,
@@ -257,10 +436,16 @@ fn conntrack_tests_on_the_connection() {
     };
     assert!(run("-m conntrack --ctstatus SEEN_REPLY", Direction::Reply));
     assert!(!run("-m conntrack --ctstatus ASSURED", Direction::Reply));
-    assert!(run("-m conntrack ! --ctstatus ASSURED,EXPECTED", Direction::Reply));
+    assert!(run(
+        "-m conntrack ! --ctstatus ASSURED,EXPECTED",
+        Direction::Reply
+    ));
     assert!(run("-m conntrack --ctdir REPLY", Direction::Reply));
     assert!(!run("-m conntrack --ctdir REPLY", Direction::Original));
-    assert!(run("-m conntrack --ctproto 17 --ctstate ESTABLISHED", Direction::Reply));
+    assert!(run(
+        "-m conntrack --ctproto 17 --ctstate ESTABLISHED",
+        Direction::Reply
+    ));
     assert!(!run("-m conntrack ! --ctproto udp", Direction::Reply));
     assert!(run("-m conntrack --ctstate DNAT", Direction::Reply));
     assert!(!run("-m conntrack --ctstate SNAT", Direction::Reply));
@@ -271,10 +456,17 @@ fn conntrack_tests_on_the_connection() {
 #[test]
 fn reject_verdicts() {
     let p = tcp(LAN, 1, NET, 23, "S");
-    let text = "-A FORWARD -p tcp --dport 23 -j REJECT --reject-with tcp-reset\n-A FORWARD -j REJECT";
-    assert_eq!(verdict(text, &p, CtState::New), (Verdict::Reject(RejectWith::TcpReset), Some(1)));
+    let text =
+        "-A FORWARD -p tcp --dport 23 -j REJECT --reject-with tcp-reset\n-A FORWARD -j REJECT";
+    assert_eq!(
+        verdict(text, &p, CtState::New),
+        (Verdict::Reject(RejectWith::TcpReset), Some(1))
+    );
     let u = udp(LAN, 1, NET, 161);
-    assert_eq!(verdict(text, &u, CtState::New), (Verdict::Reject(RejectWith::IcmpPortUnreachable), Some(2)));
+    assert_eq!(
+        verdict(text, &u, CtState::New),
+        (Verdict::Reject(RejectWith::IcmpPortUnreachable), Some(2))
+    );
 }
 
 #[test]
@@ -291,28 +483,53 @@ fn raw_table_notrack_and_helper() {
     let mdns = udp(LAN, 5353, "224.0.0.251", 5353);
     let d = r.raw_prerouting(&mdns.ctx(CtState::Invalid));
     assert!(d.notrack && d.helper.is_none() && d.verdict == Verdict::Accept);
-    assert_eq!(d.trace, ["raw:PREROUTING:rule:1:CT", "raw:PREROUTING:rule:2:CT", "raw:PREROUTING:rule:3:ACCEPT"]);
+    assert_eq!(
+        d.trace,
+        [
+            "raw:PREROUTING:rule:1:CT",
+            "raw:PREROUTING:rule:2:CT",
+            "raw:PREROUTING:rule:3:ACCEPT"
+        ]
+    );
     let ftp = tcp(LAN, 40000, NET, 21, "S");
     let d = r.raw_prerouting(&ftp.ctx(CtState::Invalid));
-    assert_eq!((d.notrack, d.helper, d.verdict), (false, Some(Helper::Ftp), Verdict::Accept));
+    assert_eq!(
+        (d.notrack, d.helper, d.verdict),
+        (false, Some(Helper::Ftp), Verdict::Accept)
+    );
     let spoof = udp("10.1.2.3", 1, NET, 2);
-    assert_eq!(r.raw_prerouting(&spoof.ctx(CtState::Invalid)).verdict, Verdict::Drop);
+    assert_eq!(
+        r.raw_prerouting(&spoof.ctx(CtState::Invalid)).verdict,
+        Verdict::Drop
+    );
     let raw = r.counters();
     let raw = raw.table("raw").unwrap();
-    assert_eq!(raw.rules.iter().map(|x| x.packets).collect::<Vec<_>>(), [1, 1, 1, 1, 1]);
+    assert_eq!(
+        raw.rules.iter().map(|x| x.packets).collect::<Vec<_>>(),
+        [1, 1, 1, 1, 1]
+    );
     assert_eq!(raw.policy("PREROUTING").unwrap().packets, 1);
     // NOTRACK alone does not load conntrack; no raw table is a no-op.
     assert!(!rules("*raw\n-A PREROUTING -j NOTRACK\nCOMMIT\n").uses_conntrack());
     let d = rules("").raw_prerouting(&ftp.ctx(CtState::Invalid));
-    assert_eq!((d.notrack, d.helper, d.verdict), (false, None, Verdict::Accept));
+    assert_eq!(
+        (d.notrack, d.helper, d.verdict),
+        (false, None, Verdict::Accept)
+    );
 }
 
 #[test]
 fn hooks_without_a_filter_chain_accept() {
     let mut r = rules("-P INPUT DROP");
     let p = udp(LAN, 1, NET, 2);
-    assert_eq!(r.filter(Hook::Prerouting, &p.ctx(CtState::New)).verdict, Verdict::Accept);
-    assert_eq!(r.filter(Hook::Input, &p.ctx(CtState::New)).verdict, Verdict::Drop);
+    assert_eq!(
+        r.filter(Hook::Prerouting, &p.ctx(CtState::New)).verdict,
+        Verdict::Accept
+    );
+    assert_eq!(
+        r.filter(Hook::Input, &p.ctx(CtState::New)).verdict,
+        Verdict::Drop
+    );
 }
 
 #[cfg(feature = "serde")]

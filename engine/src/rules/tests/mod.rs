@@ -2,6 +2,7 @@
 //! matching and counters, REJECT answers, and agreement with recorded kernel traces.
 
 mod eval;
+mod fuzz;
 mod parse;
 mod reject;
 mod save;
@@ -44,7 +45,10 @@ impl Pkt {
 }
 
 pub(super) fn ip(src: &str, dst: &str) -> IpSpec {
-    IpSpec::new(src.parse::<Ipv4Addr>().unwrap(), dst.parse::<Ipv4Addr>().unwrap())
+    IpSpec::new(
+        src.parse::<Ipv4Addr>().unwrap(),
+        dst.parse::<Ipv4Addr>().unwrap(),
+    )
 }
 
 pub(super) fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: &str) -> Pkt {
@@ -60,19 +64,34 @@ pub(super) fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: &str) -> 
         payload: Vec::new(),
         bad_csum: false,
     };
-    Pkt::build(PacketSpec { ip: ip(src, dst), transport: Transport::Tcp(t) })
+    Pkt::build(PacketSpec {
+        ip: ip(src, dst),
+        transport: Transport::Tcp(t),
+    })
 }
 
 pub(super) fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Pkt {
-    let u = UdpSpec { sport, dport, payload: b"hello".to_vec(), bad_csum: false, no_csum: false };
-    Pkt::build(PacketSpec { ip: ip(src, dst), transport: Transport::Udp(u) })
+    let u = UdpSpec {
+        sport,
+        dport,
+        payload: b"hello".to_vec(),
+        bad_csum: false,
+        no_csum: false,
+    };
+    Pkt::build(PacketSpec {
+        ip: ip(src, dst),
+        transport: Transport::Udp(u),
+    })
 }
 
 pub(super) fn icmp(src: &str, dst: &str, icmp_type: u8, code: u8) -> Pkt {
     let mut i = IcmpSpec::echo(7, 1);
     i.icmp_type = icmp_type;
     i.code = code;
-    Pkt::build(PacketSpec { ip: ip(src, dst), transport: Transport::Icmp(i) })
+    Pkt::build(PacketSpec {
+        ip: ip(src, dst),
+        transport: Transport::Icmp(i),
+    })
 }
 
 /// Parses or panics with the error.

@@ -83,7 +83,11 @@ fn answers_match_the_kernel() {
         let router = if from_wan { WAN_ADDR } else { LAN_ADDR };
         let got = reject_response(&p.bytes, &p.packet, with, router);
         let want = want.map(|w| decode_hex(w).unwrap());
-        assert_eq!(got.as_deref().map(masked), want.as_deref().map(masked), "case {i}");
+        assert_eq!(
+            got.as_deref().map(masked),
+            want.as_deref().map(masked),
+            "case {i}"
+        );
     }
 }
 
@@ -95,7 +99,10 @@ fn big_packets_are_quoted_up_to_576_bytes() {
     let p = Pkt::from_bytes(b.clone());
     let got = reject_response(&p.bytes, &p.packet, IcmpPortUnreachable, LAN_ADDR).unwrap();
     assert_eq!(got.len(), 576);
-    assert_eq!(masked(&got[..28]), masked(&decode_hex("45c00240b191000040014306c0a80101c0a801140303efb100000000").unwrap()));
+    assert_eq!(
+        masked(&got[..28]),
+        masked(&decode_hex("45c00240b191000040014306c0a80101c0a801140303efb100000000").unwrap())
+    );
     assert_eq!(&got[28..], &b[..548]);
 }
 
@@ -111,7 +118,13 @@ fn generated_headers_are_valid() {
     assert!(crate::wire::transport_checksum_ok(&err, &parsed));
     assert_eq!((err[20], err[21]), (3, 9));
     // tcp-reset never answers other protocols; nothing for broadcast destinations.
-    assert_eq!(reject_response(&p.bytes, &p.packet, TcpReset, LAN_ADDR), None);
+    assert_eq!(
+        reject_response(&p.bytes, &p.packet, TcpReset, LAN_ADDR),
+        None
+    );
     let b = super::udp("192.168.1.10", 1, "255.255.255.255", 2);
-    assert_eq!(reject_response(&b.bytes, &b.packet, IcmpPortUnreachable, LAN_ADDR), None);
+    assert_eq!(
+        reject_response(&b.bytes, &b.packet, IcmpPortUnreachable, LAN_ADDR),
+        None
+    );
 }

@@ -98,18 +98,33 @@ fn filter_rules_save_like_iptables() {
 #[test]
 fn raw_rules_save_like_iptables() {
     let cases = [
-        ("-A PREROUTING -p tcp --dport 21 -j CT --helper ftp", "-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp"),
-        ("-A PREROUTING -s 10.0.0.1 -j CT --notrack", "-A PREROUTING -s 10.0.0.1/32 -j CT --notrack"),
+        (
+            "-A PREROUTING -p tcp --dport 21 -j CT --helper ftp",
+            "-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp",
+        ),
+        (
+            "-A PREROUTING -s 10.0.0.1 -j CT --notrack",
+            "-A PREROUTING -s 10.0.0.1/32 -j CT --notrack",
+        ),
         ("-A PREROUTING -j CT", "-A PREROUTING -j CT"),
-        ("-A PREROUTING -p tcp -j CT --helper ftp --notrack", "-A PREROUTING -p tcp -j CT --notrack --helper ftp"),
+        (
+            "-A PREROUTING -p tcp -j CT --helper ftp --notrack",
+            "-A PREROUTING -p tcp -j CT --notrack --helper ftp",
+        ),
         ("-A PREROUTING -j NOTRACK", "-A PREROUTING -j NOTRACK"),
-        ("-A PREROUTING -m state --state NEW -j DROP", "-A PREROUTING -m state --state NEW -j DROP"),
+        (
+            "-A PREROUTING -m state --state NEW -j DROP",
+            "-A PREROUTING -m state --state NEW -j DROP",
+        ),
         ("-A OUTPUT -j CT --notrack", "-A OUTPUT -j CT --notrack"),
     ];
     for (input, want) in cases {
         let r = rules(&format!("*raw\n{input}\nCOMMIT\n"));
         let raw = r.save_table(crate::rules::TableKind::Raw, false).unwrap();
-        assert!(raw.contains(&format!("\n{want}\n")), "input {input}:\n{raw}");
+        assert!(
+            raw.contains(&format!("\n{want}\n")),
+            "input {input}:\n{raw}"
+        );
     }
 }
 
@@ -127,8 +142,18 @@ fn chains_are_saved_builtins_first_then_user_chains_by_name() {
          [0:0] -A Alpha -j zeta\n[0:0] -A gamma -j RETURN\n[0:0] -A zeta -j RETURN\nCOMMIT\n"
     );
     let r = rules("-N b\n-N C\n-N _x\n-N a1\n-N a");
-    let names: Vec<_> = r.counters().table("filter").unwrap().policies.iter().map(|(n, _)| n.clone()).collect();
-    assert_eq!(names, ["INPUT", "FORWARD", "OUTPUT", "C", "_x", "a", "a1", "b"]);
+    let names: Vec<_> = r
+        .counters()
+        .table("filter")
+        .unwrap()
+        .policies
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["INPUT", "FORWARD", "OUTPUT", "C", "_x", "a", "a1", "b"]
+    );
 }
 
 #[test]

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 
 fn trace_files() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dirs = [root.join("tests/kernel"), root.join("../../shared/kernel-oracle/examples")];
+    let dirs = [
+        root.join("tests/kernel"),
+        root.join("../../shared/kernel-oracle/examples"),
+    ];
     let mut files: Vec<PathBuf> = dirs
         .iter()
         .filter_map(|d| std::fs::read_dir(d).ok())
@@ -50,7 +53,12 @@ fn without_counters(text: &str) -> String {
 fn spec_rules(trace: &Value) -> Option<String> {
     match &trace["spec"]["rules"] {
         Value::String(s) => Some(s.clone()),
-        Value::Array(a) => Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")),
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         _ => None,
     }
 }
@@ -65,17 +73,26 @@ fn kernel_rules_load_and_save_canonically() {
         let restored = trace["rules_restored"].as_str().unwrap();
         let r = Ruleset::parse(restored).unwrap_or_else(|e| panic!("{name}: {e}\n{restored}"));
         let want = without_counters(trace["counters_raw"].as_str().unwrap());
-        assert_eq!(r.save_table(TableKind::Filter, false).unwrap(), want, "{name}");
+        assert_eq!(
+            r.save_table(TableKind::Filter, false).unwrap(),
+            want,
+            "{name}"
+        );
         if let Some(others) = trace["counters_other_raw"].as_object() {
             for (table, text) in others {
-                let kind = TableKind::from_name(table).unwrap_or_else(|| panic!("{name}: table {table}"));
+                let kind =
+                    TableKind::from_name(table).unwrap_or_else(|| panic!("{name}: table {table}"));
                 let want = without_counters(text.as_str().unwrap());
                 assert_eq!(r.save_table(kind, false).unwrap(), want, "{name}: {table}");
             }
         }
         if let Some(seed) = spec_rules(&trace) {
             let s = Ruleset::parse(&seed).unwrap_or_else(|e| panic!("{name} spec rules: {e}"));
-            assert_eq!(s.save(false), r.save(false), "{name}: spec rules vs rules_restored");
+            assert_eq!(
+                s.save(false),
+                r.save(false),
+                "{name}: spec rules vs rules_restored"
+            );
         }
     }
 }
@@ -104,7 +121,11 @@ fn kind_of(emitted: &[u8]) -> Option<RejectWith> {
 }
 
 fn router_addr(trace: &Value, iface: &str) -> std::net::Ipv4Addr {
-    let key = if iface == "wan" { "wan_addr" } else { "lan_addr" };
+    let key = if iface == "wan" {
+        "wan_addr"
+    } else {
+        "lan_addr"
+    };
     let cidr = trace["topology"][key].as_str().unwrap();
     cidr.split('/').next().unwrap().parse().unwrap()
 }
@@ -116,7 +137,9 @@ fn kernel_reject_answers_are_rebuilt() {
         let trace = load(&path);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         for step in trace["steps"].as_array().into_iter().flatten() {
-            let Some(sent) = step["packet_hex"].as_str() else { continue };
+            let Some(sent) = step["packet_hex"].as_str() else {
+                continue;
+            };
             let from = step["from"].as_str().unwrap_or("lan");
             for e in step["result"]["emitted"].as_array().into_iter().flatten() {
                 if !matches!(e["kind"].as_str(), Some("tcp_rst" | "icmp_error")) {
@@ -129,7 +152,11 @@ fn kernel_reject_answers_are_rebuilt() {
                 let p = Pkt::from_bytes(bytes);
                 let got = reject_response(&p.bytes, &p.packet, with, router_addr(&trace, from));
                 let index = &step["index"];
-                assert_eq!(got.as_deref().map(masked), Some(masked(&want)), "{name} step {index}");
+                assert_eq!(
+                    got.as_deref().map(masked),
+                    Some(masked(&want)),
+                    "{name} step {index}"
+                );
                 checked += 1;
             }
         }

@@ -2,13 +2,14 @@
 //! way `do_command` does: options in any order, `!` before the option it negates,
 //! extensions loaded by `-m` / `-j` or implicitly by `-p`.
 
-use super::options::{self, Builtin, LookupError, Opt};
-use crate::rules::addr::{self, Net};
+mod builtin;
+
+use super::options::{self, LookupError, Opt};
+use crate::rules::addr::Net;
 use crate::rules::error::{PResult, Problem};
 use crate::rules::iface::Iface;
 use crate::rules::lex::Token;
 use crate::rules::matches::{Match, OptSpec, Pending};
-use crate::rules::num::parse_c_uint;
 use crate::rules::rule::{IpSpec, Neg, Rule};
 use crate::rules::target::{PendingTarget, Target};
 
@@ -69,7 +70,10 @@ struct Line<'t> {
 
 /// Parses the tokens of one command line.
 pub(crate) fn parse(toks: &[Token]) -> PResult<Command> {
-    let mut line = Line { toks, ..Line::default() };
+    let mut line = Line {
+        toks,
+        ..Line::default()
+    };
     line.run()?;
     line.finish()
 }
@@ -95,7 +99,10 @@ impl<'t> Line<'t> {
             self.i += 1;
             if let Some(bang) = invert {
                 if !opt.invertible() {
-                    return Err(Problem::at(bang, format!("option \"--{}\" cannot be inverted", opt.long())));
+                    return Err(Problem::at(
+                        bang,
+                        format!("option \"--{}\" cannot be inverted", opt.long()),
+                    ));
                 }
             }
             let (args, arg_tok) = self.take_args(at, &opt, inline)?;
@@ -134,7 +141,10 @@ impl<'t> Line<'t> {
                 Ok(o) => return Ok((o, inline)),
                 Err(LookupError::Ambiguous(all)) => {
                     let all: Vec<String> = all.iter().map(|n| format!("--{n}")).collect();
-                    return Err(Problem::at(at, format!("option \"{text}\" is ambiguous ({})", all.join(", "))));
+                    return Err(Problem::at(
+                        at,
+                        format!("option \"{text}\" is ambiguous ({})", all.join(", ")),
+                    ));
                 }
                 Err(LookupError::Unknown) => {
                     if !self.load_proto_match(at)? {
@@ -147,7 +157,9 @@ impl<'t> Line<'t> {
 
     /// iptables' `load_proto`: an unknown option loads the match named after `-p`.
     fn load_proto_match(&mut self, at: usize) -> PResult<bool> {
-        let Some((p, _, _)) = self.proto else { return Ok(false) };
+        let Some((p, _, _)) = self.proto else {
+            return Ok(false);
+        };
         if self.proto_used || p == 0 {
             return Ok(false);
         }
@@ -156,7 +168,9 @@ impl<'t> Line<'t> {
         let m = match name.as_str() {
             "tcp" | "udp" | "icmp" => Pending::load(&name),
             _ if name.parse::<u8>().is_ok() => return Ok(false),
-            _ => Err(format!("match `{name}' (loaded by -p {name}) is not supported by wasmwall")),
+            _ => Err(format!(
+                "match `{name}' (loaded by -p {name}) is not supported by wasmwall"
+            )),
         }
         .map_err(|e| Problem::at(at, e))?;
         self.exts.push(Ext::Match(m, at));
@@ -164,7 +178,12 @@ impl<'t> Line<'t> {
     }
 
     /// The option's arguments, and the index of the token holding the first one.
-    fn take_args(&mut self, at: usize, opt: &Opt, inline: Option<String>) -> PResult<(Vec<String>, usize)> {
+    fn take_args(
+        &mut self,
+        at: usize,
+        opt: &Opt,
+        inline: Option<String>,
+    ) -> PResult<(Vec<String>, usize)> {
         let n = usize::from(opt.args());
         let mut args = Vec::with_capacity(n);
         let mut first_tok = at;
@@ -173,13 +192,28 @@ impl<'t> Line<'t> {
         }
         while args.len() < n {
             let Some(tok) = self.toks.get(self.i) else {
-                return Err(Problem::at(at, format!("option \"{}\" requires {n} argument(s)", self.toks[at].text)));
+                return Err(Problem::at(
+                    at,
+                    format!("option \"{}\" requires {n} argument(s)", self.toks[at].text),
+                ));
             };
             if !args.is_empty() && !tok.quoted && (tok.text.starts_with('-') || tok.text == "!") {
-                return Err(Problem::at(at, format!("\"{}\" requires {n} arguments", self.toks[at].text)));
+                return Err(Problem::at(
+                    at,
+                    format!("\"{}\" requires {n} arguments", self.toks[at].text),
+                ));
             }
             if args.is_empty() {
                 first_tok = self.i;
+                if !tok.quoted && tok.text == "!" {
+                    return Err(Problem::at(
+                        self.i,
+                        format!(
+                            "`!' must come before the option (`! {} ...')",
+                            self.toks[at].text
+                        ),
+                    ));
+                }
             }
             args.push(tok.text.clone());
             self.i += 1;
@@ -197,10 +231,19 @@ impl<'t> Line<'t> {
         Some((tok.text.clone(), self.i - 1))
     }
 
-    fn apply(&mut self, at: usize, arg_tok: usize, opt: Opt, invert: bool, args: Vec<String>) -> PResult<()> {
+    fn apply(
+        &mut self,
+        at: usize,
+        arg_tok: usize,
+        opt: Opt,
+        invert: bool,
+        args: Vec<String>,
+    ) -> PResult<()> {
         let proto = self.proto.map(|(p, inv, _)| (p, inv));
         let ext = match opt {
-            Opt::Builtin { which, .. } => return self.apply_builtin(at, arg_tok, which, invert, args),
+            Opt::Builtin { which, .. } => {
+                return self.apply_builtin(at, arg_tok, which, invert, args)
+            }
             Opt::Ext { ext, spec } => (ext, spec),
         };
         self.first_rule_opt.get_or_insert(at);
@@ -216,7 +259,13 @@ impl<'t> Line<'t> {
     fn set_cmd(&mut self, at: usize, kind: Kind, chain: String, chain_tok: usize) -> PResult<()> {
         if let Some((_, _, _, first)) = &self.cmd {
             let first = &self.toks[*first].text;
-            return Err(Problem::at(at, format!("only one command per line (`{}' after `{first}')", self.toks[at].text)));
+            return Err(Problem::at(
+                at,
+                format!(
+                    "only one command per line (`{}' after `{first}')",
+                    self.toks[at].text
+                ),
+            ));
         }
         if chain.is_empty() {
             return Err(Problem::at(chain_tok, "empty chain name"));
@@ -225,108 +274,12 @@ impl<'t> Line<'t> {
         Ok(())
     }
 
-    fn apply_builtin(&mut self, at: usize, arg_tok: usize, which: Builtin, invert: bool, args: Vec<String>) -> PResult<()> {
-        let flag = &self.toks[at].text;
-        let once = |given: bool| {
-            if given {
-                Err(Problem::at(at, format!("multiple {flag} flags not allowed")))
-            } else {
-                Ok(())
-            }
-        };
-        let arg = args.first().cloned().unwrap_or_default();
-        if !matches!(which, Builtin::Append | Builtin::Insert | Builtin::NewChain | Builtin::Policy) {
-            self.first_rule_opt.get_or_insert(at);
-        }
-        match which {
-            Builtin::Append => self.set_cmd(at, Kind::Append, arg, arg_tok)?,
-            Builtin::Insert => {
-                let index = match self.next_word() {
-                    None => 1,
-                    Some((n, tok)) => match parse_c_uint(&n, i32::MAX as u32) {
-                        Some(v) if v >= 1 => v as usize,
-                        _ => return Err(Problem::at(tok, format!("Invalid rule number `{n}'"))),
-                    },
-                };
-                self.set_cmd(at, Kind::Insert(index), arg, arg_tok)?;
-            }
-            Builtin::NewChain => self.set_cmd(at, Kind::NewChain, arg, arg_tok)?,
-            Builtin::Policy => {
-                let Some((policy, _)) = self.next_word() else {
-                    return Err(Problem::at(at, "-P requires a chain and a policy"));
-                };
-                self.set_cmd(at, Kind::Policy(policy), arg, arg_tok)?;
-            }
-            Builtin::Source | Builtin::Destination => {
-                let slot = if which == Builtin::Source { &self.srcs } else { &self.dsts };
-                once(slot.is_some())?;
-                let nets = addr::parse_list(&arg).map_err(|e| Problem::at(arg_tok, e))?;
-                if invert && nets.iter().any(Net::is_any) {
-                    return Err(Problem::at(arg_tok, format!("! {flag} {arg} never matches (the kernel refuses this rule)")));
-                }
-                let v = Some((nets, invert, arg_tok));
-                if which == Builtin::Source {
-                    self.srcs = v;
-                } else {
-                    self.dsts = v;
-                }
-            }
-            Builtin::InIface | Builtin::OutIface => {
-                let slot = if which == Builtin::InIface { &self.in_iface } else { &self.out_iface };
-                once(slot.is_some())?;
-                let v = Some((Neg { value: Iface::parse(&arg).map_err(|e| Problem::at(arg_tok, e))?, invert }, at));
-                if which == Builtin::InIface {
-                    self.in_iface = v;
-                } else {
-                    self.out_iface = v;
-                }
-            }
-            Builtin::Protocol => {
-                once(self.proto.is_some())?;
-                let p = crate::rules::proto::parse(&arg)
-                    .ok_or_else(|| Problem::at(arg_tok, format!("unknown protocol \"{arg}\" specified")))?;
-                if p == 0 && invert {
-                    return Err(Problem::at(arg_tok, "rule would never match protocol"));
-                }
-                self.proto = Some((p, invert, arg_tok));
-            }
-            Builtin::Jump | Builtin::Goto => {
-                if self.target.is_some() {
-                    return Err(Problem::at(at, "multiple -j / -g flags not allowed"));
-                }
-                let t = PendingTarget::load(&arg, which == Builtin::Goto).map_err(|e| Problem::at(arg_tok, e))?;
-                self.target = Some(arg_tok);
-                self.exts.push(Ext::Target(t, arg_tok));
-            }
-            Builtin::Match => {
-                let m = Pending::load(&arg).map_err(|e| Problem::at(arg_tok, e))?;
-                self.exts.push(Ext::Match(m, at));
-            }
-            Builtin::Fragment => {
-                once(self.fragment.is_some())?;
-                self.fragment = Some((invert, at));
-            }
-            Builtin::SetCounters => {
-                // iptables-restore without --counters ignores them; so do we.
-                for (k, a) in args.iter().enumerate() {
-                    if a.parse::<u64>().is_err() {
-                        return Err(Problem::at(arg_tok + k, format!("bad counter value `{a}'")));
-                    }
-                }
-            }
-            Builtin::Table => {
-                return Err(Problem::at(at, "The -t option cannot be used in iptables-restore (start a `*TABLE' section)"))
-            }
-            Builtin::Unsupported => {
-                return Err(Problem::at(at, format!("option \"{flag}\" is not supported in a rule file")));
-            }
-        }
-        Ok(())
-    }
-
     fn finish(self) -> PResult<Command> {
         let Some((kind, chain, chain_tok, _)) = self.cmd else {
-            return Err(Problem::at(0, "no command specified (expected -A, -I, -N or -P)"));
+            return Err(Problem::at(
+                0,
+                "no command specified (expected -A, -I, -N or -P)",
+            ));
         };
         let mut cmd = Command {
             kind,
@@ -339,7 +292,10 @@ impl<'t> Line<'t> {
         };
         if matches!(cmd.kind, Kind::NewChain | Kind::Policy(_)) {
             if let Some(t) = self.first_rule_opt {
-                return Err(Problem::at(t, format!("Illegal option `{}' with this command", self.toks[t].text)));
+                return Err(Problem::at(
+                    t,
+                    format!("Illegal option `{}' with this command", self.toks[t].text),
+                ));
             }
             return Ok(cmd);
         }
@@ -348,7 +304,9 @@ impl<'t> Line<'t> {
         let mut target = Target::None;
         for ext in self.exts {
             match ext {
-                Ext::Match(m, tok) => matches.push(m.finish(proto).map_err(|e| Problem::at(tok, e))?),
+                Ext::Match(m, tok) => {
+                    matches.push(m.finish(proto).map_err(|e| Problem::at(tok, e))?)
+                }
                 Ext::Target(t, tok) => target = t.finish(proto).map_err(|e| Problem::at(tok, e))?,
             }
         }
@@ -357,22 +315,37 @@ impl<'t> Line<'t> {
             dst: None,
             in_iface: self.in_iface.map(|x| x.0),
             out_iface: self.out_iface.map(|x| x.0),
-            proto: self.proto.filter(|p| p.0 != 0).map(|(value, invert, _)| Neg { value, invert }),
+            proto: self
+                .proto
+                .filter(|p| p.0 != 0)
+                .map(|(value, invert, _)| Neg { value, invert }),
             fragment: self.fragment.map(|f| f.0),
         };
         let expand = |slot: Option<(Vec<Net>, bool, usize)>| -> Vec<Option<Neg<Net>>> {
             match slot {
                 None => vec![None],
-                Some((nets, invert, _)) => {
-                    nets.into_iter().map(|n| (!n.is_any()).then_some(Neg { value: n, invert })).collect()
-                }
+                Some((nets, invert, _)) => nets
+                    .into_iter()
+                    .map(|n| (!n.is_any()).then_some(Neg { value: n, invert }))
+                    .collect(),
             }
         };
         let dsts = expand(self.dsts);
         for src in expand(self.srcs) {
             for dst in &dsts {
-                let ip = IpSpec { src: src.clone(), dst: dst.clone(), ..ip.clone() };
-                cmd.rules.push(Rule { ip, matches: matches.clone(), target: target.clone(), packets: 0, bytes: 0, origin: (0, 0) });
+                let ip = IpSpec {
+                    src: src.clone(),
+                    dst: dst.clone(),
+                    ..ip.clone()
+                };
+                cmd.rules.push(Rule {
+                    ip,
+                    matches: matches.clone(),
+                    target: target.clone(),
+                    packets: 0,
+                    bytes: 0,
+                    origin: (0, 0),
+                });
             }
         }
         Ok(cmd)
