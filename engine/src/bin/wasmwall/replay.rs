@@ -1,84 +1,12 @@
-//! `wasmwall`: replay kernel-oracle traces and packet captures through the engine.
+//! `wasmwall replay`: kernel-oracle traces and pcap captures.
 
-use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use crate::read;
+use std::path::Path;
 use wasmwall::firewall::{Firewall, Iface};
 use wasmwall::{oracle, wire, Settings};
 
-#[derive(Parser)]
-#[command(
-    name = "wasmwall",
-    version,
-    about = "A stateful firewall with Linux netfilter semantics"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Replay a kernel-oracle trace (JSON in, the same trace shape out), or a pcap
-    /// capture through a ruleset (`--rules FILE --pcap FILE`).
-    Replay {
-        /// A kernel-oracle trace (`*.trace.json`).
-        trace: Option<PathBuf>,
-        /// Ruleset file (iptables-save or `-A ...` lines), for --pcap.
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// A pcap capture of IPv4 packets (raw IP, Ethernet or Linux cooked).
-        #[arg(long)]
-        pcap: Option<PathBuf>,
-        /// Conntrack setting, e.g. `--set tcp_loose=0` (repeatable).
-        #[arg(long = "set", value_name = "NAME=VALUE")]
-        set: Vec<String>,
-        /// Write the output here instead of stdout.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Replay {
-            trace,
-            rules,
-            pcap,
-            set,
-            output,
-        } => match (trace, pcap) {
-            (Some(t), None) => replay_trace(&t),
-            (None, Some(p)) => replay_pcap(rules.as_deref(), &p, &set),
-            (Some(_), Some(_)) => Err("give either a trace or --pcap, not both".into()),
-            (None, None) => {
-                Err("nothing to replay: give a trace file, or --rules FILE --pcap FILE".into())
-            }
-        }
-        .and_then(|text| match output {
-            Some(path) => std::fs::write(&path, text)
-                .map_err(|e| format!("cannot write {}: {e}", path.display())),
-            None => {
-                print!("{text}");
-                Ok(())
-            }
-        }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("wasmwall: {msg}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn replay_trace(path: &Path) -> Result<String, String> {
+/// Replays a kernel-oracle trace and returns the engine's trace as JSON text.
+pub fn trace(path: &Path) -> Result<String, String> {
     let text = read(path)?;
     let trace: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
@@ -88,7 +16,8 @@ fn replay_trace(path: &Path) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn replay_pcap(rules: Option<&Path>, pcap: &Path, set: &[String]) -> Result<String, String> {
+/// Replays a capture through a ruleset: one line per packet, then the table.
+pub fn pcap(rules: Option<&Path>, pcap: &Path, set: &[String]) -> Result<String, String> {
     let rules_text = match rules {
         Some(p) => {
             String::from_utf8(read(p)?).map_err(|_| format!("{}: not UTF-8 text", p.display()))?

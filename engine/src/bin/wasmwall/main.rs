@@ -1,0 +1,80 @@
+//! `wasmwall`: replay kernel-oracle traces and packet captures through the engine.
+
+mod replay;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "wasmwall",
+    version,
+    about = "A stateful firewall with Linux netfilter semantics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay a kernel-oracle trace (JSON in, the same trace shape out), or a pcap
+    /// capture through a ruleset (`--rules FILE --pcap FILE`).
+    Replay {
+        /// A kernel-oracle trace (`*.trace.json`).
+        trace: Option<PathBuf>,
+        /// Ruleset file (iptables-save or `-A ...` lines), for --pcap.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// A pcap capture of IPv4 packets (raw IP, Ethernet or Linux cooked).
+        #[arg(long)]
+        pcap: Option<PathBuf>,
+        /// Conntrack setting, e.g. `--set tcp_loose=0` (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Write the output here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Reads a whole file, naming it in the error.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay {
+            trace,
+            rules,
+            pcap,
+            set,
+            output,
+        } => match (trace, pcap) {
+            (Some(t), None) => replay::trace(&t),
+            (None, Some(p)) => replay::pcap(rules.as_deref(), &p, &set),
+            (Some(_), Some(_)) => Err("give either a trace or --pcap, not both".into()),
+            (None, None) => {
+                Err("nothing to replay: give a trace file, or --rules FILE --pcap FILE".into())
+            }
+        }
+        .and_then(|text| match output {
+            Some(path) => std::fs::write(&path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            None => {
+                print!("{text}");
+                Ok(())
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("wasmwall: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
