@@ -83,9 +83,7 @@ fn errors_go_to_stderr_with_a_non_zero_exit() {
 /// A pcap file (link type raw IPv4) with packets 100 ms apart.
 fn pcap_file(packets: &[Vec<u8>]) -> Vec<u8> {
     let mut f = Vec::new();
-    for v in [0xa1b2c3d4u32] {
-        f.extend_from_slice(&v.to_le_bytes());
-    }
+    f.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
     f.extend_from_slice(&2u16.to_le_bytes());
     f.extend_from_slice(&4u16.to_le_bytes());
     f.extend_from_slice(&0i32.to_le_bytes());
