@@ -250,3 +250,73 @@ fn full_table_evicts_unassured_entries() {
     }
     assert!(ct.stats().early_drop > 0);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Exporting and importing a table changes nothing: both copies go on identically.
+    #[test]
+    fn snapshot_round_trip_is_exact(first in prop::collection::vec(step(), 1..40), then in prop::collection::vec(step(), 1..40)) {
+        let mut a = small_table();
+        let mut now = 0;
+        for s in &first {
+            now += s.advance_ms;
+            let bytes = build(s);
+            let pkt = wire::parse(&bytes).unwrap();
+            let t = a.track(now, &bytes, &pkt, &Template::default());
+            let _ = a.confirm(now, &t, &bytes, &pkt);
+        }
+        let snap = a.export();
+        let mut b = Conntrack::import(snap.clone()).expect("own snapshot is valid");
+        prop_assert_eq!(b.export(), snap);
+        for s in &then {
+            now += s.advance_ms;
+            let bytes = build(s);
+            let pkt = wire::parse(&bytes).unwrap();
+            let ta = a.track(now, &bytes, &pkt, &Template::default());
+            let tb = b.track(now, &bytes, &pkt, &Template::default());
+            prop_assert_eq!(&ta.state, &tb.state);
+            let _ = a.confirm(now, &ta, &bytes, &pkt);
+            let _ = b.confirm(now, &tb, &bytes, &pkt);
+            prop_assert_eq!(a.render_proc(now), b.render_proc(now));
+        }
+    }
+}
+
+#[test]
+fn corrupt_snapshots_are_refused() {
+    let mut ct = small_table();
+    let s = Step {
+        advance_ms: 0,
+        kind: 0,
+        a: 0,
+        b: 0,
+        sport: 0,
+        dport: 0,
+        flags: 0x02,
+        seq: 0,
+        ack: 0,
+        reverse: false,
+    };
+    let bytes = build(&s);
+    let pkt = wire::parse(&bytes).unwrap();
+    let t = ct.track(0, &bytes, &pkt, &Template::default());
+    ct.confirm(0, &t, &bytes, &pkt).unwrap();
+    let good = ct.export();
+
+    let mut bad = good.clone();
+    bad.entries[0].tuple[1].sport ^= 1;
+    assert!(matches!(
+        Conntrack::import(bad),
+        Err(wasmwall::conntrack::SnapshotError::BadReplyTuple { .. })
+    ));
+    let mut dup = good.clone();
+    dup.entries.push(dup.entries[0].clone());
+    assert!(Conntrack::import(dup).is_err());
+    let mut full = good.clone();
+    full.settings.max = 0;
+    assert!(Conntrack::import(full).is_ok(), "max 0 means unlimited");
+    let mut mismatch = good;
+    mismatch.entries[0].proto = wasmwall::conntrack::ProtoState::Icmp;
+    assert!(Conntrack::import(mismatch).is_err());
+}

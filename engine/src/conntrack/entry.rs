@@ -29,6 +29,7 @@ pub mod status {
 
 /// Protocol-specific tracking state.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ProtoState {
     Tcp(Box<TcpConn>),
     /// UDP: the moment after which traffic following a reply makes it a stream.
@@ -69,6 +70,7 @@ impl Helper {
 
 /// A connection entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Entry {
     /// A number unique over the table's lifetime (like the kernel's ct id).
     pub id: u32,

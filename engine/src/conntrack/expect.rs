@@ -10,6 +10,7 @@ use super::tuple::Tuple;
 
 /// One expected connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Expectation {
     /// The expected original tuple; `sport` is ignored when `any_sport`.
     pub tuple: Tuple,
@@ -48,6 +49,7 @@ impl Expectation {
 
 /// The expectation table.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Expectations {
     list: Vec<Expectation>,
 }

@@ -32,6 +32,7 @@ pub const NUM_SEQ_TO_REMEMBER: usize = 2;
 /// remembers the sequence numbers that follow a segment ending in `'\n'`. Two are
 /// kept so that a retransmission of the previous line is still recognised.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HelperState {
     /// `seq_aft_nl[dir][..seq_aft_nl_num[dir]]`: where the next line starts.
     seq_aft_nl: [[u32; NUM_SEQ_TO_REMEMBER]; 2],

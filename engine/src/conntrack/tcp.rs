@@ -12,6 +12,7 @@ use crate::wire::{tcp_flags, TcpInfo};
 
 /// The kernel's TCP conntrack states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum TcpState {
     None = 0,
     SynSent = 1,
@@ -72,6 +73,7 @@ impl TcpState {
 
 /// The packet classes that index the state table (`get_conntrack_index`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PacketClass {
     Syn = 0,
     SynAck = 1,
@@ -170,6 +172,7 @@ pub mod dir_flags {
 
 /// What one side has sent and what the other allows it to send (`ip_ct_tcp_state`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Side {
     /// Highest sequence number sent, plus length (`td_end`).
     pub end: u32,
@@ -210,6 +213,7 @@ impl Side {
 
 /// The TCP part of a connection entry (`struct ip_ct_tcp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TcpConn {
     pub state: TcpState,
     /// Indexed by [`Direction`].

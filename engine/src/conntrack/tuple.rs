@@ -33,6 +33,7 @@ impl Direction {
 /// A connection tuple. For ICMP, `sport` is the identifier and `dport` is
 /// `type << 8 | code` (see [`Tuple::icmp`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Tuple {
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
