@@ -1,4 +1,18 @@
 //! wasmwall: a stateful firewall with Linux netfilter semantics.
+//!
+//! Raw IPv4 bytes and the time go in; a decision comes out. Nothing here reads a
+//! clock or does I/O, so the same engine runs natively, in a browser and as a WASI
+//! component, and every run is reproducible.
+//!
+//! - [`wire`]: packet views over bytes, and building packets from a description.
+//! - [`conntrack`]: connection tracking exactly as Linux's `nf_conntrack` does it.
+//! - [`rules`]: the iptables `filter` and `raw` tables.
+//! - [`defrag`]: reassembly before tracking.
+//! - [`firewall`]: the router pipeline that ties them together.
+//! - `oracle` (feature `oracle`): replay of kernel-oracle traces.
+#![forbid(unsafe_code)]
+
+/// The engine's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod conntrack;
