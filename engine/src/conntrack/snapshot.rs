@@ -103,7 +103,7 @@ impl Conntrack {
             if !tuples.insert(*e.original()) || !tuples.insert(*e.reply()) {
                 return Err(SnapshotError::DuplicateTuple { id: e.id });
             }
-            if !ids.insert(e.id) || (e.id >= snap.next_id && snap.next_id != 0) {
+            if !ids.insert(e.id) || e.id >= snap.next_id {
                 return Err(SnapshotError::BadId { id: e.id });
             }
             let fits = matches!(
