@@ -5,9 +5,13 @@
 //! - `cargo xtask test [--quick]`: run every check and test, then print `N passed, M failed`
 //!   for the steps. `--quick` skips the wasm and browser steps.
 //! - `cargo xtask serve [--port N]`: serve the repository without building first.
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`, `cargo xtask flood`,
+//!   `cargo xtask invariants [--packets N]`, `cargo xtask miri`: the reliability checks
+//!   (see `reliability.rs`); `cargo xtask test` runs a bounded version of each.
 //!
 //! Each command first installs what it needs, only when missing (see `tools.rs`).
 
+mod reliability;
 mod run;
 mod serve;
 mod tools;
@@ -29,6 +33,12 @@ commands:
   demo [--port N]   build the browser app and serve it on http://127.0.0.1:N/ (default 8080)
   test [--quick]    run every check and test; --quick skips the wasm and browser steps
   serve [--port N]  serve the repository as it is, without building
+  fuzz [--seconds N] [TARGET...]
+                    run the cargo-fuzz targets (wire, rules, engine, snapshot) N s each (60)
+  flood             the full SYN flood workload through the engine, in release
+  invariants [--packets N]
+                    the randomised replay with invariant checks (10 000 000 packets), release
+  miri              the engine's unit tests under Miri
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +58,13 @@ fn main() -> ExitCode {
             [q] if q == "--quick" => return test(&root, true),
             other => Err(format!("unknown arguments to test: {}", other.join(" "))),
         },
+        Some("fuzz") => reliability::fuzz_args(&args[1..])
+            .and_then(|(secs, targets)| reliability::fuzz(secs, &targets)),
+        Some("flood") if args.len() == 1 => reliability::flood(),
+        Some("invariants") => {
+            reliability::packets_arg(&args[1..]).and_then(reliability::invariants)
+        }
+        Some("miri") if args.len() == 1 => reliability::miri(),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -261,6 +278,9 @@ fn test(root: &Path, quick: bool) -> ExitCode {
             &["install tools", "web app build"],
             end_to_end,
         ));
+    }
+    if !quick {
+        steps.extend(reliability::test_steps());
     }
     run_steps(steps)
 }

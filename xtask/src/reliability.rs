@@ -1,0 +1,243 @@
+//! Reliability commands: bounded fuzzing, the full SYN flood, the long invariant replay
+//! and Miri.
+//!
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: build the cargo-fuzz targets of
+//!   `engine/fuzz/` and run each for N seconds (default 60), starting from the committed
+//!   corpus; new inputs go to `target/fuzz-corpus/TARGET/`, crashes to
+//!   `engine/fuzz/artifacts/TARGET/`. Prints the executions per target.
+//! - `cargo xtask flood`: the full `synflood` workload (1 000 000 SYNs, 1000 connections)
+//!   through the engine, in release.
+//! - `cargo xtask invariants [--packets N]`: the randomised replay with invariants checked
+//!   after every packet, 10 000 000 packets by default, in release.
+//! - `cargo xtask miri`: the engine's unit tests under Miri.
+//!
+//! cargo-fuzz and Miri need the nightly toolchain; what is missing (the toolchain, the
+//! `miri` and `rust-src` components, cargo-fuzz from crates.io) is installed first.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::run::{probe, run, run_captured};
+use crate::{cargo, step, Step};
+
+/// The fuzz targets of `engine/fuzz/`.
+pub const FUZZ_TARGETS: [&str; 4] = ["wire", "rules", "engine", "snapshot"];
+/// cargo-fuzz, installed with `cargo install --locked`.
+pub const CARGO_FUZZ: &str = "0.13.2";
+/// Seconds per fuzz target inside `cargo xtask test`.
+pub const TEST_FUZZ_SECONDS: u64 = 30;
+/// Packets of the invariant replay inside `cargo xtask test`.
+pub const TEST_INVARIANT_PACKETS: u64 = 2_000_000;
+
+/// The steps `cargo xtask test` runs (not with `--quick`).
+pub fn test_steps() -> Vec<Step> {
+    vec![
+        step("fuzz (bounded)", &[], || {
+            fuzz(TEST_FUZZ_SECONDS, &FUZZ_TARGETS)
+        }),
+        step("SYN flood (release)", &[], flood),
+        step("invariants (release)", &[], || {
+            invariants(TEST_INVARIANT_PACKETS)
+        }),
+        step("miri", &[], miri),
+    ]
+}
+
+/// Parses `[--seconds N] [TARGET...]`.
+pub fn fuzz_args(args: &[String]) -> Result<(u64, Vec<&'static str>), String> {
+    let mut seconds = 60;
+    let mut targets = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--seconds" || a.starts_with("--seconds=") {
+            let n = match a.strip_prefix("--seconds=") {
+                Some(n) => n.to_string(),
+                None => it.next().cloned().unwrap_or_default(),
+            };
+            seconds = n
+                .parse()
+                .map_err(|_| format!("--seconds needs a number, not `{n}`"))?;
+        } else if let Some(t) = FUZZ_TARGETS.iter().find(|t| **t == a) {
+            targets.push(*t);
+        } else {
+            return Err(format!(
+                "unknown fuzz target or option `{a}` (targets: {})",
+                FUZZ_TARGETS.join(", ")
+            ));
+        }
+    }
+    if targets.is_empty() {
+        targets = FUZZ_TARGETS.to_vec();
+    }
+    Ok((seconds, targets))
+}
+
+/// Parses `[--packets N]`.
+pub fn packets_arg(args: &[String]) -> Result<u64, String> {
+    match args {
+        [] => Ok(10_000_000),
+        [flag, n] if flag == "--packets" => n
+            .parse()
+            .map_err(|_| format!("--packets needs a number, not `{n}`")),
+        other => Err(format!("unknown arguments: {}", other.join(" "))),
+    }
+}
+
+fn ensure_nightly(components: &[&str]) -> Result<(), String> {
+    let have = probe(Command::new("rustup").args(["toolchain", "list"])).unwrap_or_default();
+    if !have.lines().any(|l| l.starts_with("nightly")) {
+        println!("tools: installing the nightly toolchain");
+        run(
+            Command::new("rustup").args([
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+            ]),
+            None,
+        )?;
+    }
+    let installed = probe(Command::new("rustup").args([
+        "component",
+        "list",
+        "--toolchain",
+        "nightly",
+        "--installed",
+    ]))
+    .unwrap_or_default();
+    let missing: Vec<&str> = components
+        .iter()
+        .copied()
+        .filter(|c| !installed.lines().any(|l| l.starts_with(c)))
+        .collect();
+    if !missing.is_empty() {
+        println!("tools: adding {} to nightly", missing.join(", "));
+        let mut cmd = Command::new("rustup");
+        cmd.args(["component", "add", "--toolchain", "nightly"])
+            .args(&missing);
+        run(&mut cmd, None)?;
+    }
+    Ok(())
+}
+
+fn ensure_cargo_fuzz() -> Result<(), String> {
+    ensure_nightly(&[])?;
+    match probe(Command::new("cargo-fuzz").arg("--version")) {
+        Some(v) if v.split_whitespace().any(|w| w == CARGO_FUZZ) => {
+            println!("tools: cargo-fuzz {CARGO_FUZZ} present");
+            Ok(())
+        }
+        _ => {
+            println!("tools: installing cargo-fuzz {CARGO_FUZZ}");
+            run(
+                Command::new("cargo").args([
+                    "install",
+                    "--locked",
+                    "--force",
+                    &format!("cargo-fuzz@{CARGO_FUZZ}"),
+                ]),
+                None,
+            )
+        }
+    }
+}
+
+fn cargo_fuzz(args: &[&str]) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.arg("+nightly")
+        .arg("fuzz")
+        .args(args)
+        .current_dir("engine");
+    cmd
+}
+
+/// Builds the fuzz targets (debug assertions on) and runs each for `seconds`.
+pub fn fuzz(seconds: u64, targets: &[&str]) -> Result<(), String> {
+    ensure_cargo_fuzz()?;
+    run(&mut cargo_fuzz(&["build", "--debug-assertions"]), None)?;
+    let mut lines = Vec::new();
+    for t in targets {
+        let scratch = format!("../target/fuzz-corpus/{t}");
+        std::fs::create_dir_all(format!("target/fuzz-corpus/{t}"))
+            .map_err(|e| format!("cannot create target/fuzz-corpus/{t}: {e}"))?;
+        let seeds = format!("fuzz/corpus/{t}");
+        let time = format!("-max_total_time={seconds}");
+        let mut cmd = cargo_fuzz(&[
+            "run",
+            "--debug-assertions",
+            t,
+            &scratch,
+            &seeds,
+            "--",
+            &time,
+            "-rss_limit_mb=2048",
+            "-max_len=8192",
+            "-print_final_stats=1",
+        ]);
+        let limit = Some(Duration::from_secs(seconds + 600));
+        let out = run_captured(&mut cmd, limit).map_err(|e| {
+            format!("fuzz target `{t}` failed (see engine/fuzz/artifacts/{t}/ for the input): {e}")
+        })?;
+        let runs = out
+            .lines()
+            .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
+            .map(str::trim)
+            .unwrap_or("?")
+            .to_string();
+        println!("fuzz {t}: {runs} executions in {seconds} s, no crash");
+        lines.push(format!("  {t:<9} {runs:>12} executions"));
+    }
+    println!("fuzzing, {seconds} s per target:\n{}", lines.join("\n"));
+    Ok(())
+}
+
+/// The full SYN flood in release.
+pub fn flood() -> Result<(), String> {
+    let mut cmd = cargo(&[
+        "test",
+        "--release",
+        "-p",
+        "wasmwall",
+        "--test",
+        "flood",
+        "--",
+        "--nocapture",
+    ]);
+    cmd.env("WASMWALL_FLOOD_SYNS", "1000000")
+        .env("WASMWALL_FLOOD_LEGIT", "1000");
+    run(&mut cmd, None)
+}
+
+/// The invariant replay in release, `packets` packets long.
+pub fn invariants(packets: u64) -> Result<(), String> {
+    let mut cmd = cargo(&[
+        "test",
+        "--release",
+        "-p",
+        "wasmwall",
+        "--test",
+        "invariants",
+        "--",
+        "--nocapture",
+    ]);
+    cmd.env("WASMWALL_INVARIANT_PACKETS", packets.to_string());
+    run(&mut cmd, None)
+}
+
+/// The engine's unit tests under Miri (the library alone: no CLI, no proptest-heavy
+/// integration tests).
+pub fn miri() -> Result<(), String> {
+    ensure_nightly(&["miri", "rust-src"])?;
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "+nightly",
+        "miri",
+        "test",
+        "-p",
+        "wasmwall",
+        "--lib",
+        "--no-default-features",
+    ]);
+    run(&mut cmd, Some(Duration::from_secs(30 * 60)))
+}
