@@ -17,10 +17,13 @@
 //! Conntrack is only active when the ruleset uses it (`-m state`, `-m conntrack`,
 //! `CT`), as in a network namespace where no rule loaded it.
 
-use crate::conntrack::{Conntrack, CtState, Settings, TcpState, Template, Tracked};
+use crate::conntrack::{
+    ConnRef, Conntrack, CtState, Entry, Settings, TcpState, Template, Tracked, Tuple,
+};
 use crate::defrag::{self, Defrag};
+use crate::rules::trace::{rule_lines, CtChange, CtSnapshot, CtTrace, TraceLine};
 use crate::rules::{self, FilterDecision, Hook, PacketContext, RulesError, Ruleset, Verdict};
-use crate::wire::{self, icmp_type, Packet, WireError};
+use crate::wire::{self, icmp_type, Packet, WireError, L4};
 use core::fmt;
 use std::net::Ipv4Addr;
 
@@ -166,6 +169,24 @@ pub struct Decision {
     /// Whether the packet created an entry.
     pub created: bool,
     pub emitted: Vec<Emitted>,
+    /// Everything that happened to the packet, in order: the raw table, conntrack,
+    /// routing, the filter chain (with LOG lines), and the walk through OUTPUT of
+    /// any packet the router sent in answer.
+    pub trace: Vec<TraceLine>,
+}
+
+impl Decision {
+    /// The packet's path, step by step (see [`TraceLine`]).
+    pub fn trace(&self) -> &[TraceLine] {
+        &self.trace
+    }
+
+    /// The trace as text, one line per step, e.g.
+    /// `conntrack: NEW original, entry #1 created: SYN_SENT [UNREPLIED] timeout 120s`,
+    /// `filter:FORWARD:rule:3:ACCEPT`.
+    pub fn explain(&self) -> Vec<String> {
+        self.trace.iter().map(ToString::to_string).collect()
+    }
 }
 
 /// An error processing a packet: the packet is dropped and the table is unchanged.
@@ -262,11 +283,16 @@ impl Firewall {
             entry_id: None,
             created: false,
             emitted: Vec::new(),
+            trace: Vec::new(),
         };
         if self.tracking() && pkt.ip.is_fragment() {
             return match self.defrag.add(now_ms, bytes, &pkt) {
                 None => {
                     d.reason = Some("fragment held for reassembly".into());
+                    d.trace.push(TraceLine::Stack(
+                        "fragment held for reassembly (defragmentation runs before conntrack)"
+                            .into(),
+                    ));
                     Ok(d)
                 }
                 Some(whole) => {
@@ -295,31 +321,35 @@ impl Firewall {
 
         // PREROUTING: the raw table, then conntrack.
         let mut tpl = Template::default();
-        {
-            let ctx = self.context(
-                bytes,
-                pkt,
-                Some(from),
-                None,
-                CtState::Untracked,
-                None,
-                now_ms,
-            );
-            let raw = self.rules.raw_prerouting(&ctx);
-            if raw.verdict != Verdict::Accept {
-                d.reason = Some("dropped in raw PREROUTING".into());
-                return Ok(d);
-            }
-            tpl.notrack = raw.notrack;
-            tpl.helper = raw.helper;
+        let ctx = self.context(bytes, pkt, Some(from), None, CtState::Invalid, None, now_ms);
+        let raw = self.rules.raw(Hook::Prerouting, &ctx);
+        rule_lines(&raw.steps, &mut d.trace);
+        if raw.verdict != Verdict::Accept {
+            d.reason = Some("dropped in raw PREROUTING".into());
+            return Ok(d);
         }
+        let mark = raw.mark;
+        tpl.notrack = raw.notrack;
+        tpl.helper = raw.helper;
+        let before = if tracking && !tpl.notrack {
+            lookup_tuple(pkt)
+                .and_then(|t| self.conntrack.find(&t))
+                .filter(|(e, _)| !e.is_expired(now_ms))
+                .map(|(e, _)| snapshot(e, now_ms))
+        } else {
+            None
+        };
         let tracked = if tracking {
             self.conntrack.track(now_ms, bytes, pkt, &tpl)
         } else {
             Tracked::without_conntrack()
         };
+        let mut ct = self.ct_trace(&tracked, tracking, before, now_ms);
         if let Some(why) = tracked.drop {
             d.reason = Some(why.into());
+            d.trace.push(TraceLine::Conntrack(ct));
+            d.trace
+                .push(TraceLine::Stack(format!("dropped by conntrack: {why}")));
             return Ok(d);
         }
         d.ctstate = tracked.state;
@@ -333,6 +363,11 @@ impl Firewall {
 
         // Routing: TTL and MTU checks happen before the FORWARD chain.
         let (hook, out_iface, at_hook) = if local {
+            d.trace.push(TraceLine::Conntrack(ct.clone()));
+            d.trace.push(TraceLine::Route(format!(
+                "input: {} is the router's own address (arrived on {from})",
+                pkt.ip.dst
+            )));
             (Hook::Input, None, bytes.to_vec())
         } else {
             let error = if pkt.ip.ttl <= 1 {
@@ -355,10 +390,16 @@ impl Firewall {
             };
             if let Some((t, code, rest, why)) = error {
                 self.conntrack.abort(&tracked);
+                ct.confirmed = false;
+                d.trace.push(TraceLine::Conntrack(ct));
+                d.trace
+                    .push(TraceLine::Route(format!("forward {from} -> {out}")));
+                d.trace
+                    .push(TraceLine::Stack(format!("dropped before FORWARD: {why}")));
                 let src = self.topology.addr(from);
                 let id = self.ip_id();
                 if let Some(reply) = icmp_error_for(bytes, pkt, t, code, rest, src, id) {
-                    if self.output_accepts(now_ms, from, &reply) {
+                    if self.output_accepts(now_ms, from, &reply, "icmp_error", &mut d.trace) {
                         d.emitted.push(Emitted {
                             iface: from,
                             bytes: reply,
@@ -370,8 +411,12 @@ impl Firewall {
                 d.reason.get_or_insert_with(|| why.into());
                 return Ok(d);
             }
+            d.trace.push(TraceLine::Conntrack(ct.clone()));
+            d.trace
+                .push(TraceLine::Route(format!("forward {from} -> {out}")));
             (Hook::Forward, Some(out), decrement_ttl(bytes))
         };
+        let ct_at = d.trace.len() - 2;
         let pkt_at_hook = wire::parse(&at_hook)?;
 
         // The filter table.
@@ -385,11 +430,13 @@ impl Firewall {
             ct: ct_entry.as_ref(),
             ct_dir: tracked.direction(),
             now_ms,
+            mark,
         };
         let decision = self.rules.filter(hook, &ctx);
+        rule_lines(&decision.steps, &mut d.trace);
         let verdict = decision.verdict;
         d.filter = Some(decision);
-        match verdict {
+        let confirmed = match verdict {
             Verdict::Accept => {
                 if tracking {
                     if let Err(why) =
@@ -397,6 +444,9 @@ impl Firewall {
                             .confirm(now_ms, &tracked, &at_hook, &pkt_at_hook)
                     {
                         d.reason = Some(why.into());
+                        d.trace
+                            .push(TraceLine::Stack(format!("dropped after the filter: {why}")));
+                        set_confirmed(&mut d.trace, ct_at, false);
                         return Ok(d);
                     }
                 }
@@ -416,56 +466,154 @@ impl Firewall {
                             });
                         }
                     }
-                    None => d.outcome = Outcome::Local,
+                    None => {
+                        d.outcome = Outcome::Local;
+                        d.trace.push(TraceLine::Stack(
+                            "delivered to the router itself (wasmwall models no local services, so nothing answers)".into(),
+                        ));
+                    }
                 }
+                true
             }
-            Verdict::Drop => self.conntrack.abort(&tracked),
+            Verdict::Drop => {
+                self.conntrack.abort(&tracked);
+                false
+            }
             Verdict::Reject(with) => {
                 self.conntrack.abort(&tracked);
-                let src = self.topology.addr(from);
-                if let Some(mut reply) = rules::reject_response(&at_hook, &pkt_at_hook, with, src) {
-                    let kind = if reply.get(9) == Some(&wire::proto::TCP) {
-                        "tcp_rst"
-                    } else {
-                        "icmp_error"
-                    };
-                    if kind == "icmp_error" {
-                        // The kernel picks a random id for ICMP errors; resets carry 0.
-                        let id = self.ip_id();
-                        set_ip_id(&mut reply, id);
+                // The kernel answers from the packet's destination when that is one
+                // of its own addresses, else from the address facing the sender.
+                let src = if local {
+                    pkt.ip.dst
+                } else {
+                    self.topology.addr(from)
+                };
+                match rules::reject_response(&at_hook, &pkt_at_hook, with, src) {
+                    Some(mut reply) => {
+                        let kind = if reply.get(9) == Some(&wire::proto::TCP) {
+                            "tcp_rst"
+                        } else {
+                            "icmp_error"
+                        };
+                        if kind == "icmp_error" {
+                            // The kernel picks a random id for ICMP errors; resets carry 0.
+                            let id = self.ip_id();
+                            set_ip_id(&mut reply, id);
+                        }
+                        if self.output_accepts(now_ms, from, &reply, kind, &mut d.trace) {
+                            d.emitted.push(Emitted {
+                                iface: from,
+                                bytes: reply,
+                                kind,
+                            });
+                            d.outcome = Outcome::Rejected;
+                        }
                     }
-                    if self.output_accepts(now_ms, from, &reply) {
-                        d.emitted.push(Emitted {
-                            iface: from,
-                            bytes: reply,
-                            kind,
-                        });
-                        d.outcome = Outcome::Rejected;
-                    }
+                    None => d.trace.push(TraceLine::Stack(format!(
+                        "REJECT --reject-with {} sends nothing for this packet",
+                        with.name()
+                    ))),
                 }
+                false
             }
-        }
+        };
+        set_confirmed(&mut d.trace, ct_at, confirmed);
         Ok(d)
     }
 
-    /// A packet the router generates (a REJECT answer, an ICMP error) goes through
-    /// the filter table's OUTPUT chain. It is attached to the connection it answers,
-    /// so it is RELATED.
-    fn output_accepts(&mut self, now_ms: u64, out: Iface, bytes: &[u8]) -> bool {
+    /// Conntrack's outcome for the trace, from the entry before and after tracking.
+    fn ct_trace(
+        &self,
+        tracked: &Tracked,
+        tracking: bool,
+        before: Option<CtSnapshot>,
+        now_ms: u64,
+    ) -> CtTrace {
+        let after = tracked
+            .conn
+            .and_then(|c| self.conntrack.entry(c))
+            .map(|e| snapshot(e, now_ms));
+        let change = if !tracking {
+            CtChange::NotLoaded
+        } else if tracked.state == CtState::Untracked {
+            CtChange::Untracked
+        } else if tracked.conn.is_none() {
+            CtChange::Invalid
+        } else if tracked.created {
+            match (before, after) {
+                (Some(b), Some(a)) if b.id != a.id => CtChange::Replaced,
+                _ => CtChange::Created,
+            }
+        } else if tracked.conn == Some(ConnRef::InFlight) {
+            CtChange::Killed
+        } else if before.is_some() && before != after {
+            CtChange::Updated
+        } else {
+            CtChange::Unchanged
+        };
+        CtTrace {
+            state: tracked.state,
+            direction: tracked.direction(),
+            change,
+            before,
+            after,
+            reason: tracked.reason.clone(),
+            confirmed: !tracked.created,
+        }
+    }
+
+    /// A packet the router generates (a REJECT answer, an ICMP error) leaves through
+    /// the OUTPUT hook: the raw table's OUTPUT chain, then conntrack, then the
+    /// filter table's OUTPUT chain. A TCP reset from REJECT has the connection it
+    /// answers attached before it is sent (`nf_ct_attach`), an ICMP error is
+    /// recognised by conntrack as RELATED to the connection it quotes; the raw
+    /// chain, running before conntrack, sees the error still without one. Its
+    /// mark is 0 (a new packet). The steps go into `trace`.
+    fn output_accepts(
+        &mut self,
+        now_ms: u64,
+        out: Iface,
+        bytes: &[u8],
+        kind: &str,
+        trace: &mut Vec<TraceLine>,
+    ) -> bool {
         let Ok(pkt) = wire::parse(bytes) else {
             return false;
         };
-        let ctx = PacketContext {
+        trace.push(TraceLine::Generated(format!(
+            "{kind} {} > {} out of {out}",
+            pkt.ip.src, pkt.ip.dst
+        )));
+        let mut ctx = PacketContext {
             bytes,
             packet: &pkt,
             in_iface: None,
             out_iface: Some(out.name()),
-            ctstate: CtState::Related,
+            ctstate: if kind == "tcp_rst" {
+                CtState::Related
+            } else {
+                CtState::Invalid
+            },
             ct: None,
             ct_dir: None,
             now_ms,
+            mark: 0,
         };
-        self.rules.filter(Hook::Output, &ctx).verdict == Verdict::Accept
+        let raw = self.rules.raw(Hook::Output, &ctx);
+        rule_lines(&raw.steps, trace);
+        if raw.verdict != Verdict::Accept {
+            trace.push(TraceLine::Stack(format!("{kind} dropped in raw OUTPUT")));
+            return false;
+        }
+        ctx.ctstate = CtState::Related;
+        ctx.mark = raw.mark;
+        let filter = self.rules.filter(Hook::Output, &ctx);
+        rule_lines(&filter.steps, trace);
+        if filter.verdict != Verdict::Accept {
+            trace.push(TraceLine::Stack(format!("{kind} dropped in filter OUTPUT")));
+            return false;
+        }
+        true
     }
 
     /// `ip_exceeds_mtu`: too big for the outgoing link with DF set.
@@ -497,12 +645,49 @@ impl Firewall {
             ct,
             ct_dir: None,
             now_ms,
+            mark: 0,
         }
     }
 
     /// Moves the clock (reaps expired entries).
     pub fn advance(&mut self, now_ms: u64) {
         self.conntrack.advance(now_ms);
+    }
+}
+
+/// Marks the conntrack line at `at` (a created entry) as confirmed or not.
+fn set_confirmed(trace: &mut [TraceLine], at: usize, confirmed: bool) {
+    if let Some(TraceLine::Conntrack(ct)) = trace.get_mut(at) {
+        if ct.change == CtChange::Created || ct.change == CtChange::Replaced {
+            ct.confirmed = confirmed;
+        }
+    }
+}
+
+/// The tuple under which a packet's own entry would be found (`nf_ct_get_tuple`);
+/// None for ICMP errors (they find the entry of the packet they quote) and for
+/// packets conntrack cannot read.
+fn lookup_tuple(pkt: &Packet) -> Option<Tuple> {
+    let ip = &pkt.ip;
+    Some(match pkt.l4 {
+        L4::Tcp(t) => Tuple::ports(wire::proto::TCP, ip.src, t.sport, ip.dst, t.dport),
+        L4::Udp(u) => Tuple::ports(wire::proto::UDP, ip.src, u.sport, ip.dst, u.dport),
+        L4::Icmp(i) if !icmp_type::is_error(i.icmp_type) => {
+            Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code)
+        }
+        L4::Other => Tuple::addresses(ip.protocol, ip.src, ip.dst),
+        _ => return None,
+    })
+}
+
+/// What the trace shows of an entry.
+fn snapshot(e: &Entry, now_ms: u64) -> CtSnapshot {
+    CtSnapshot {
+        id: e.id,
+        tcp_state: e.tcp().map(|t| t.state),
+        seen_reply: e.seen_reply(),
+        assured: e.is_assured(),
+        timeout_secs: e.timeout_secs(now_ms),
     }
 }
 

@@ -207,7 +207,7 @@ fn explain(d: &Decision) -> Value {
         "transition": d.transition.map(|(a, b)| format!("{} -> {}", a.name(), b.name())),
         "created": d.created,
         "entry_id": d.entry_id,
-        "trace": d.filter.as_ref().map(|f| f.trace.clone()).unwrap_or_default(),
+        "trace": d.explain(),
     })
 }
 

@@ -68,6 +68,11 @@ fn parse_mask(text: &str) -> Result<u32, String> {
     }
 }
 
+/// A numeric address as `xtables_numeric_to_ipaddr` reads it (`1.2` is 1.2.0.0).
+pub(crate) fn numeric(text: &str) -> Option<u32> {
+    dotted(text, false)
+}
+
 /// Dotted quad with C base-0 parts; a network address may have fewer than 4 parts.
 fn dotted(text: &str, is_mask: bool) -> Option<u32> {
     let parts: Vec<&str> = text.split('.').collect();

@@ -5,11 +5,13 @@
 //! user chain (remembering where to come back), RETURN or the end of a user chain
 //! goes back, and the end of a built-in chain — or RETURN with nowhere to go back
 //! to — applies the built-in chain's policy, which is then counted. A hotdropping
-//! match drops the packet at once, without counting the rule.
+//! match drops the packet at once, without counting the rule. LOG, MARK, CT and a
+//! rule without target count the packet and go on with the next rule.
 
 use super::rule::RuleOutcome;
 use super::table::{Policy, Table};
 use super::target::Target;
+use super::trace::{LogEntry, RuleStep, StepAction, StepAt};
 use super::view::View;
 use super::Verdict;
 use crate::conntrack::{ctinfo::CtState, entry::Helper};
@@ -30,28 +32,36 @@ pub(crate) struct Walk {
     /// The chain and 1-based rule that decided; `rule: None` is the policy.
     pub chain: usize,
     pub rule: Option<usize>,
-    pub trace: Vec<String>,
+    pub steps: Vec<RuleStep>,
     pub ct: Option<CtAction>,
+    /// The packet mark when the walk ended.
+    pub mark: u32,
 }
 
 /// Walks `table` from built-in chain `start`.
 pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
-    let tname = table.kind.name();
+    let kind = table.kind;
     let len = u64::from(v.ctx.packet.ip.total_len);
     let mut stack: Vec<(usize, usize)> = Vec::new();
     let mut out = Walk {
         verdict: Verdict::Accept,
         chain: start,
         rule: None,
-        trace: Vec::new(),
+        steps: Vec::new(),
         ct: None,
+        mark: v.mark,
+    };
+    let step = |chain: &str, at: StepAt| RuleStep {
+        table: kind,
+        chain: chain.to_string(),
+        at,
     };
     let (mut c, mut i) = (start, 0);
     loop {
         let chain = &mut table.chains[c];
         let Some(rule) = chain.rules.get_mut(i) else {
             if chain.policy.is_none() {
-                out.trace.push(format!("{tname}:{}:return", chain.name));
+                out.steps.push(step(&chain.name, StepAt::Return));
                 (c, i) = stack.pop().unwrap_or((start, usize::MAX));
                 continue;
             }
@@ -59,14 +69,14 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
             let policy = chain.policy.unwrap_or(Policy::Accept);
             chain.packets += 1;
             chain.bytes += len;
-            out.trace
-                .push(format!("{tname}:{}:policy:{}", chain.name, policy.name()));
+            out.steps.push(step(&chain.name, StepAt::Policy(policy)));
             out.verdict = match policy {
                 Policy::Accept => Verdict::Accept,
                 Policy::Drop => Verdict::Drop,
             };
             out.chain = start;
             out.rule = None;
+            out.mark = v.mark;
             return out;
         };
         let outcome = rule.test(v);
@@ -74,69 +84,84 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
             i += 1;
             continue;
         }
-        let at = format!("{tname}:{}:rule:{}", chain.name, i + 1);
+        let at = |action: StepAction| StepAt::Rule {
+            index: i + 1,
+            action,
+        };
         if let RuleOutcome::Hotdrop = outcome {
-            out.trace.push(format!("{at}:HOTDROP"));
-            return decided(out, Verdict::Drop, c, i);
+            out.steps.push(step(&chain.name, at(StepAction::Hotdrop)));
+            return decided(out, Verdict::Drop, c, i, v);
         }
         rule.packets += 1;
         rule.bytes += len;
-        match &rule.target {
-            Target::None => {
-                out.trace.push(format!("{at}:CONTINUE"));
-                i += 1;
-            }
-            Target::Accept => {
-                out.trace.push(format!("{at}:ACCEPT"));
-                return decided(out, Verdict::Accept, c, i);
-            }
-            Target::Drop => {
-                out.trace.push(format!("{at}:DROP"));
-                return decided(out, Verdict::Drop, c, i);
-            }
-            Target::Reject(with) => {
-                out.trace.push(format!("{at}:REJECT"));
-                return decided(out, Verdict::Reject(*with), c, i);
-            }
-            Target::Return => {
-                out.trace.push(format!("{at}:RETURN"));
-                (c, i) = stack.pop().unwrap_or((start, usize::MAX));
-            }
-            Target::Jump(to) => {
-                out.trace.push(format!("{at}:JUMP:{}", to.name));
-                if stack.len() >= MAX_DEPTH {
-                    return decided(out, Verdict::Drop, c, i);
-                }
-                stack.push((c, i + 1));
-                (c, i) = (to.index, 0);
-            }
-            Target::Goto(to) => {
-                out.trace.push(format!("{at}:GOTO:{}", to.name));
-                (c, i) = (to.index, 0);
-            }
+        let (action, next) = match &rule.target {
+            Target::None => (StepAction::Continue, Next::Continue),
+            Target::Accept => (StepAction::Accept, Next::Verdict(Verdict::Accept)),
+            Target::Drop => (StepAction::Drop, Next::Verdict(Verdict::Drop)),
+            Target::Reject(with) => (
+                StepAction::Reject(*with),
+                Next::Verdict(Verdict::Reject(*with)),
+            ),
+            Target::Return => (StepAction::Return, Next::Return),
+            Target::Jump(to) => (StepAction::Jump(to.name.clone()), Next::Jump(to.index)),
+            Target::Goto(to) => (StepAction::Goto(to.name.clone()), Next::Goto(to.index)),
             Target::Ct { notrack, helper } => {
-                out.trace.push(format!("{at}:CT"));
                 let action = if *notrack {
                     CtAction::Notrack
                 } else {
                     CtAction::Template(*helper)
                 };
                 attach(&mut out, v, action);
-                i += 1;
+                (StepAction::Ct, Next::Continue)
             }
             Target::Notrack => {
-                out.trace.push(format!("{at}:NOTRACK"));
                 attach(&mut out, v, CtAction::Notrack);
-                i += 1;
+                (StepAction::Notrack, Next::Continue)
             }
+            Target::Log(t) => {
+                let entry = LogEntry {
+                    level: t.level,
+                    prefix: t.prefix.clone(),
+                    text: super::log::line(t, v),
+                };
+                (StepAction::Log(entry), Next::Continue)
+            }
+            Target::Mark { value, mask } => {
+                v.mark = (v.mark & !mask) ^ value;
+                (StepAction::Mark(v.mark), Next::Continue)
+            }
+        };
+        out.steps.push(step(&chain.name, at(action)));
+        match next {
+            Next::Continue => i += 1,
+            Next::Verdict(verdict) => return decided(out, verdict, c, i, v),
+            Next::Return => (c, i) = stack.pop().unwrap_or((start, usize::MAX)),
+            Next::Jump(to) => {
+                if stack.len() >= MAX_DEPTH {
+                    return decided(out, Verdict::Drop, c, i, v);
+                }
+                stack.push((c, i + 1));
+                (c, i) = (to, 0);
+            }
+            Next::Goto(to) => (c, i) = (to, 0),
         }
     }
 }
 
-fn decided(mut out: Walk, verdict: Verdict, chain: usize, i: usize) -> Walk {
+/// Where the walk goes after a matching rule.
+enum Next {
+    Continue,
+    Verdict(Verdict),
+    Return,
+    Jump(usize),
+    Goto(usize),
+}
+
+fn decided(mut out: Walk, verdict: Verdict, chain: usize, i: usize, v: &View) -> Walk {
     out.verdict = verdict;
     out.chain = chain;
     out.rule = Some(i + 1);
+    out.mark = v.mark;
     out
 }
 

@@ -3,12 +3,17 @@
 //!
 //! * [`Ruleset::parse`] reads `iptables-save` text (or the kernel-oracle's "seed
 //!   style" lines) exactly as `iptables-restore` would accept it, and refuses
-//!   anything it does not implement with a [`RulesError`] naming line and column.
-//! * [`Ruleset::raw_prerouting`] runs the raw table before conntrack (NOTRACK,
+//!   anything it does not implement with a [`RulesError`] naming line and column;
+//!   [`Ruleset::parse_with_counters`] also restores `[packets:bytes]` counters, as
+//!   `iptables-restore -c` does.
+//! * [`Ruleset::apply_command`] runs one `iptables -A/-I/-D/-R/-P/-N/-X/-F/-Z/-E`
+//!   command line on the loaded rules, all or nothing.
+//! * [`Ruleset::raw`] runs the raw table (before conntrack: NOTRACK,
 //!   `CT --helper ftp`); [`Ruleset::filter`] runs a filter chain for a hook and says
-//!   which rule decided, with a trace like `iptables -j TRACE`.
+//!   which rule decided, with a trace like `iptables -j TRACE` ([`trace`]).
 //! * [`Ruleset::save`] prints the rules as `iptables-save` (iptables 1.8, nf_tables
-//!   backend) prints them, so counters can be compared with the kernel's by rule text.
+//!   backend) prints them, so counters can be compared with the kernel's by rule
+//!   text; [`Ruleset::list`] prints them as `iptables -L -v -n -x` does.
 //! * [`reject_response`] builds the packet REJECT sends back.
 
 pub mod addr;
@@ -17,6 +22,8 @@ mod error;
 mod eval;
 pub mod iface;
 mod lex;
+mod list;
+mod log;
 pub mod matches;
 mod num;
 mod parse;
@@ -26,6 +33,7 @@ pub mod rule;
 mod services;
 pub mod table;
 pub mod target;
+pub mod trace;
 mod view;
 
 #[cfg(test)]
@@ -33,10 +41,12 @@ mod tests;
 
 pub use counters::{Counters, PolicyCounters, RuleCounters, TableCounters};
 pub use error::RulesError;
+pub use list::ListFormat;
 pub use reject::reject_response;
 pub use rule::Rule;
 pub use table::{Chain, Policy, Table, TableKind};
-pub use target::{RejectWith, Target};
+pub use target::{LogTarget, RejectWith, Target};
+pub use trace::{CtChange, CtSnapshot, CtTrace, LogEntry, RuleStep, StepAction, StepAt, TraceLine};
 
 use crate::conntrack::{ctinfo::CtState, entry::Entry, entry::Helper, tuple::Direction};
 use crate::wire;
@@ -80,6 +90,8 @@ pub struct PacketContext<'a> {
     pub ct: Option<&'a Entry>,
     pub ct_dir: Option<Direction>,
     pub now_ms: u64,
+    /// The packet mark (`skb->mark`) as the hook receives it.
+    pub mark: u32,
 }
 
 /// A packet's fate.
@@ -100,7 +112,13 @@ pub struct RawDecision {
     /// `-j CT --helper NAME`: the helper a new connection gets.
     pub helper: Option<Helper>,
     pub verdict: Verdict,
+    /// Every rule that matched and how the walk ended, as text
+    /// (`raw:PREROUTING:rule:1:CT`).
     pub trace: Vec<String>,
+    /// The same steps, structured.
+    pub steps: Vec<RuleStep>,
+    /// The packet mark after the chain (`-j MARK`).
+    pub mark: u32,
 }
 
 /// What a filter chain decided.
@@ -112,8 +130,12 @@ pub struct FilterDecision {
     /// 1-based index of the deciding rule in `chain`; None: the policy decided.
     pub rule: Option<usize>,
     /// Every rule that matched, e.g. `filter:FORWARD:rule:3:ACCEPT`, and how the
-    /// walk ended (`filter:FORWARD:policy:DROP`).
+    /// walk ended (`filter:FORWARD:policy:DROP`), as text.
     pub trace: Vec<String>,
+    /// The same steps, structured (LOG steps carry their log line).
+    pub steps: Vec<RuleStep>,
+    /// The packet mark after the chain (`-j MARK`).
+    pub mark: u32,
 }
 
 /// Loaded tables (filter always; raw when the text has one).
@@ -138,12 +160,50 @@ impl Ruleset {
     /// POLICY`, `-N CHAIN`, `-A ...`, `-I ...`, optionally after `iptables `), which go
     /// into the filter table. An empty text gives all policies ACCEPT.
     pub fn parse(text: &str) -> Result<Ruleset, RulesError> {
-        let mut tables = parse::parse(text)?;
+        Ruleset::load(text, false)
+    }
+
+    /// Like [`Ruleset::parse`], and restores the counters too: `[packets:bytes]`
+    /// before rules and on built-in chains' lines (`iptables-restore -c`).
+    pub fn parse_with_counters(text: &str) -> Result<Ruleset, RulesError> {
+        Ruleset::load(text, true)
+    }
+
+    fn load(text: &str, counters: bool) -> Result<Ruleset, RulesError> {
+        let mut tables = parse::parse(text, counters)?;
         if !tables.iter().any(|t| t.kind == TableKind::Filter) {
             tables.push(Table::new(TableKind::Filter));
         }
         tables.sort_by_key(|t| t.kind != TableKind::Raw);
         Ok(Ruleset { tables })
+    }
+
+    /// Runs one command line as `iptables` would on the loaded rules:
+    /// `-A`, `-I CHAIN [N]`, `-D CHAIN N|RULE`, `-R CHAIN N RULE`, `-P`, `-N`,
+    /// `-X [CHAIN]`, `-F [CHAIN]`, `-Z [CHAIN [N]]`, `-E OLD NEW`, optionally with
+    /// `-t raw|filter` and a leading `iptables`. All or nothing: on error (which
+    /// names column and reason; the line is line 1) the rules are unchanged.
+    ///
+    /// `-D` with a rule deletes the first rule that iptables-save would print the
+    /// same way (so `--dport 22 -p tcp` finds `-p tcp -m tcp --dport 22`).
+    pub fn apply_command(&mut self, line: &str) -> Result<(), RulesError> {
+        self.tables = parse::command(&self.tables, line, 1)?;
+        Ok(())
+    }
+
+    /// Runs several command lines (blank lines and `#` comments skipped) as one
+    /// transaction: either all of them apply or none; errors name the line.
+    pub fn apply_commands(&mut self, text: &str) -> Result<(), RulesError> {
+        let mut tables = self.tables.clone();
+        for (i, line) in text.lines().enumerate() {
+            let body = line.trim();
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            tables = parse::command(&tables, line, i + 1)?;
+        }
+        self.tables = tables;
+        Ok(())
     }
 
     /// Whether the kernel would track connections: some rule uses `-m state` /
@@ -165,20 +225,32 @@ impl Ruleset {
         self.tables.iter_mut().find(|t| t.kind == kind)
     }
 
-    /// Runs the raw table's PREROUTING chain, counting. It runs before conntrack, so
-    /// the packet has no connection yet: pass `ctstate: CtState::Invalid` and no `ct`
-    /// (after a NOTRACK in this chain, later rules see UNTRACKED).
+    /// Runs the raw table's PREROUTING chain, counting (see [`Ruleset::raw`]).
     pub fn raw_prerouting(&mut self, ctx: &PacketContext) -> RawDecision {
+        self.raw(Hook::Prerouting, ctx)
+    }
+
+    /// Runs the raw table's chain for `hook` (PREROUTING for arriving packets,
+    /// OUTPUT for packets the router sends), counting. It runs before conntrack:
+    /// an arriving packet has no connection yet, so pass `ctstate:
+    /// CtState::Invalid` and no `ct` (after a NOTRACK in the chain, later rules see
+    /// UNTRACKED). Hooks without a raw chain accept.
+    pub fn raw(&mut self, hook: Hook, ctx: &PacketContext) -> RawDecision {
         let mut out = RawDecision {
             notrack: false,
             helper: None,
             verdict: Verdict::Accept,
             trace: Vec::new(),
+            steps: Vec::new(),
+            mark: ctx.mark,
         };
         let Some(table) = self.table_mut(TableKind::Raw) else {
             return out;
         };
-        let Some(start) = table.index_of("PREROUTING") else {
+        let Some(start) = table
+            .index_of(hook.chain_name())
+            .filter(|&i| table.chains[i].policy.is_some())
+        else {
             return out;
         };
         let mut view = View::new(ctx);
@@ -189,7 +261,9 @@ impl Ruleset {
             None => {}
         }
         out.verdict = walk.verdict;
-        out.trace = walk.trace;
+        out.trace = walk.steps.iter().map(ToString::to_string).collect();
+        out.steps = walk.steps;
+        out.mark = walk.mark;
         out
     }
 
@@ -202,6 +276,8 @@ impl Ruleset {
             chain: name.into(),
             rule: None,
             trace: Vec::new(),
+            steps: Vec::new(),
+            mark: ctx.mark,
         };
         let Some(table) = self.table_mut(TableKind::Filter) else {
             return accept;
@@ -218,7 +294,9 @@ impl Ruleset {
             verdict: walk.verdict,
             chain: table.chains[walk.chain].name.clone(),
             rule: walk.rule,
-            trace: walk.trace,
+            trace: walk.steps.iter().map(ToString::to_string).collect(),
+            steps: walk.steps,
+            mark: walk.mark,
         }
     }
 
@@ -231,6 +309,28 @@ impl Ruleset {
             t.save(with_counters, &mut out);
         }
         out
+    }
+
+    /// The filter table as `iptables -L [-v] [-n] [-x]` prints it.
+    pub fn list(&self, verbose: bool, numeric: bool, exact: bool) -> String {
+        let f = ListFormat {
+            verbose,
+            numeric,
+            exact,
+            line_numbers: false,
+        };
+        self.list_table(TableKind::Filter, &f).unwrap_or_default()
+    }
+
+    /// A table as `iptables -t NAME -L` prints it, or None if it is not loaded.
+    pub fn list_table(&self, kind: TableKind, format: &ListFormat) -> Option<String> {
+        Some(list::list_table(self.table(kind)?, format))
+    }
+
+    /// One chain as `iptables -t NAME -L CHAIN` prints it, or None if there is no
+    /// such table or chain.
+    pub fn list_chain(&self, kind: TableKind, chain: &str, format: &ListFormat) -> Option<String> {
+        list::list_chain(self.table(kind)?, chain, format)
     }
 
     /// One table in iptables-save format (`iptables-save -t NAME`).

@@ -111,11 +111,13 @@ pub(crate) enum RuleOutcome {
 }
 
 impl Rule {
-    pub(crate) fn test(&self, v: &View) -> RuleOutcome {
+    /// Tests the rule. Matches run in order and stop at the first that fails, so a
+    /// `-m limit` after a failing match spends no token.
+    pub(crate) fn test(&mut self, v: &View) -> RuleOutcome {
         if !self.ip.matches(v) {
             return RuleOutcome::NoMatch;
         }
-        for m in &self.matches {
+        for m in &mut self.matches {
             match m.eval(v) {
                 Outcome::Match => {}
                 Outcome::NoMatch => return RuleOutcome::NoMatch,
@@ -138,6 +140,12 @@ impl Rule {
 
     pub fn uses_conntrack(&self) -> bool {
         self.matches.iter().any(Match::uses_conntrack) || self.target.uses_conntrack()
+    }
+
+    /// The matches as iptables-save and `iptables -L` show them (see
+    /// [`saved_matches`]).
+    pub(crate) fn shown_matches(&self) -> Vec<Match> {
+        saved_matches(&self.matches)
     }
 }
 

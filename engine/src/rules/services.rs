@@ -416,8 +416,25 @@ pub(crate) fn port(name: &str, proto: u8) -> Option<u16> {
         .map(|&(_, port, _)| port)
 }
 
+/// The name `getservbyport(port, proto)` gives (the first entry for the port), for
+/// `iptables -L` without `-n`.
+pub(crate) fn name(port: u16, proto: u8) -> Option<&'static str> {
+    SERVICES
+        .iter()
+        .find(|&&(_, p, pr)| pr == proto && p == port)
+        .map(|&(n, _, _)| n)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_by_port() {
+        assert_eq!(super::name(22, 6), Some("ssh"));
+        assert_eq!(super::name(80, 6), Some("http"));
+        assert_eq!(super::name(80, 17), None);
+        assert_eq!(super::name(53, 17), Some("domain"));
+    }
+
     #[test]
     fn services_are_per_protocol() {
         assert_eq!(super::port("ssh", 6), Some(22));

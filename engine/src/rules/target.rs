@@ -9,9 +9,17 @@
 //! * `CT` / `NOTRACK` (raw table only) attach a conntrack template to the packet
 //!   and *continue*: `--notrack` makes it UNTRACKED, `--helper ftp` assigns a helper.
 //!   Only the first of them counts (`xt_ct_target`: "previously seen? ignore").
+//! * `LOG` writes a line about the packet to the kernel log and *continues*.
+//! * `MARK` changes the packet's mark (`skb->mark`, which `-m mark` tests) and
+//!   *continues*. Every form is stored as `--set-xmark VALUE/MASK`, meaning
+//!   `mark = (mark & !MASK) ^ VALUE`: `--set-mark V/M` is `V/(M|V)`, `--and-mark V`
+//!   is `0/!V`, `--or-mark V` is `V/V`, `--xor-mark V` is `V/0`.
 //! * No `-j` at all: the rule only counts packets.
 
+use super::matches::comment::save_string;
+use super::matches::mark::{mark_text, parse_mark_mask};
 use super::matches::OptSpec;
+use super::num::parse_c_uint;
 use crate::conntrack::entry::Helper;
 
 /// How REJECT answers (`--reject-with`).
@@ -127,7 +135,70 @@ pub enum Target {
     },
     /// `-j NOTRACK` (the same as `CT --notrack`, printed under its own name).
     Notrack,
+    /// `-j LOG`.
+    Log(LogTarget),
+    /// `-j MARK`: `mark = (mark & !mask) ^ value`.
+    Mark {
+        value: u32,
+        mask: u32,
+    },
 }
+
+/// `-j LOG` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTarget {
+    /// syslog level, 0 (emerg) to 7 (debug); 4 (warning) by default.
+    pub level: u8,
+    /// Up to 29 characters put in front of the line.
+    pub prefix: String,
+    /// [`log_flags`] bits.
+    pub flags: u8,
+}
+
+/// `-j LOG` flags (`XT_LOG_*`).
+pub mod log_flags {
+    /// `--log-tcp-sequence`: add `SEQ= ACK=`.
+    pub const TCPSEQ: u8 = 0x01;
+    /// `--log-tcp-options`: add the TCP options in hex.
+    pub const TCPOPT: u8 = 0x02;
+    /// `--log-ip-options`: add the IP options in hex.
+    pub const IPOPT: u8 = 0x04;
+    /// `--log-uid`: add the owning socket's UID (none for forwarded packets).
+    pub const UID: u8 = 0x08;
+    /// `--log-macdecode`: decode the MAC header (there is none here).
+    pub const MACDECODE: u8 = 0x20;
+}
+
+/// (option, flag) in iptables-save's order.
+const LOG_FLAG_OPTS: [(&str, &str, u8); 5] = [
+    ("log-tcp-sequence", "tcp-sequence", log_flags::TCPSEQ),
+    ("log-tcp-options", "tcp-options", log_flags::TCPOPT),
+    ("log-ip-options", "ip-options", log_flags::IPOPT),
+    ("log-uid", "uid", log_flags::UID),
+    ("log-macdecode", "macdecode", log_flags::MACDECODE),
+];
+
+/// Level names `--log-level` accepts (`error` and `panic` are deprecated aliases).
+const LOG_LEVEL_NAMES: &[(&str, u8)] = &[
+    ("alert", 1),
+    ("crit", 2),
+    ("debug", 7),
+    ("emerg", 0),
+    ("error", 3),
+    ("info", 6),
+    ("notice", 5),
+    ("panic", 0),
+    ("warning", 4),
+];
+
+/// Level names `iptables -L` prints, by level.
+const LOG_LEVEL_LIST: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+];
+
+const LOG_DEFAULT_LEVEL: u8 = 4;
+/// `sizeof(xt_log_info.prefix)` less the terminating NUL.
+const LOG_PREFIX_MAX: usize = 29;
 
 impl Target {
     /// Appends ` -j NAME OPTIONS` (or ` -g CHAIN`) as iptables-save prints it.
@@ -160,6 +231,94 @@ impl Target {
                 }
             }
             Target::Notrack => out.push_str(" -j NOTRACK"),
+            Target::Log(l) => {
+                out.push_str(" -j LOG");
+                if !l.prefix.is_empty() {
+                    out.push_str(" --log-prefix");
+                    save_string(&l.prefix, out);
+                }
+                if l.level != LOG_DEFAULT_LEVEL {
+                    out.push_str(&format!(" --log-level {}", l.level));
+                }
+                for (opt, _, bit) in LOG_FLAG_OPTS {
+                    if l.flags & bit != 0 {
+                        out.push_str(" --");
+                        out.push_str(opt);
+                    }
+                }
+            }
+            Target::Mark { value, mask } => {
+                out.push_str(&format!(" -j MARK --set-xmark 0x{value:x}/0x{mask:x}"));
+            }
+        }
+    }
+
+    /// The target column of `iptables -L` (empty for no target).
+    pub(crate) fn list_name(&self) -> &str {
+        match self {
+            Target::None => "",
+            Target::Accept => "ACCEPT",
+            Target::Drop => "DROP",
+            Target::Return => "RETURN",
+            Target::Jump(c) | Target::Goto(c) => &c.name,
+            Target::Reject(_) => "REJECT",
+            Target::Ct { .. } | Target::Notrack => "CT",
+            Target::Log(_) => "LOG",
+            Target::Mark { .. } => "MARK",
+        }
+    }
+
+    /// What `iptables -L` prints after the matches for the target's options.
+    pub(crate) fn list(&self, out: &mut String, numeric: bool) {
+        match self {
+            Target::Reject(w) => {
+                out.push_str(" reject-with ");
+                out.push_str(w.name());
+            }
+            Target::Ct { notrack, helper } => {
+                out.push_str(" CT");
+                if *notrack {
+                    out.push_str(" notrack");
+                }
+                if let Some(h) = helper {
+                    out.push_str(" helper ");
+                    out.push_str(h.name());
+                }
+            }
+            Target::Notrack => out.push_str(" NOTRACK"),
+            Target::Log(l) => {
+                out.push_str(" LOG");
+                if numeric {
+                    out.push_str(&format!(" flags {} level {}", l.flags, l.level));
+                } else {
+                    out.push_str(" level ");
+                    out.push_str(LOG_LEVEL_LIST[usize::from(l.level & 7)]);
+                    for (_, word, bit) in LOG_FLAG_OPTS {
+                        if l.flags & bit != 0 {
+                            out.push(' ');
+                            out.push_str(word);
+                        }
+                    }
+                }
+                if !l.prefix.is_empty() {
+                    out.push_str(&format!(" prefix \"{}\"", l.prefix));
+                }
+            }
+            Target::Mark { value, mask } => {
+                let (v, m) = (*value, *mask);
+                if v == 0 {
+                    out.push_str(&format!(" MARK and 0x{:x}", !m));
+                } else if v == m {
+                    out.push_str(&format!(" MARK or 0x{v:x}"));
+                } else if m == 0 {
+                    out.push_str(&format!(" MARK xor 0x{v:x}"));
+                } else if m == u32::MAX {
+                    out.push_str(&format!(" MARK set 0x{v:x}"));
+                } else {
+                    out.push_str(&format!(" MARK xset{}", mark_text(v, m)));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -182,8 +341,6 @@ const UNSUPPORTED: &[&str] = &[
     "HMARK",
     "IDLETIMER",
     "LED",
-    "LOG",
-    "MARK",
     "MASQUERADE",
     "NETMAP",
     "NFLOG",
@@ -209,7 +366,7 @@ const UNSUPPORTED: &[&str] = &[
 pub(crate) fn is_target_name(name: &str) -> bool {
     matches!(
         name,
-        "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "CT" | "NOTRACK"
+        "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "CT" | "NOTRACK" | "LOG" | "MARK"
     ) || UNSUPPORTED.contains(&name)
 }
 
@@ -227,6 +384,30 @@ const CT_OPTS: &[OptSpec] = &[
     OptSpec::new("zone-reply", CT_OTHER, 1, false),
     OptSpec::new("timeout", CT_OTHER, 1, false),
 ];
+const LOG_LEVEL: u8 = 1;
+const LOG_PREFIX: u8 = 2;
+const LOG_FLAG: u8 = 3;
+const LOG_OPTS: &[OptSpec] = &[
+    OptSpec::new("log-level", LOG_LEVEL, 1, false),
+    OptSpec::new("log-prefix", LOG_PREFIX, 1, false),
+    OptSpec::new("log-tcp-sequence", LOG_FLAG, 0, false),
+    OptSpec::new("log-tcp-options", LOG_FLAG, 0, false),
+    OptSpec::new("log-ip-options", LOG_FLAG, 0, false),
+    OptSpec::new("log-uid", LOG_FLAG, 0, false),
+    OptSpec::new("log-macdecode", LOG_FLAG, 0, false),
+];
+const MARK_SET_X: u8 = 1;
+const MARK_SET: u8 = 2;
+const MARK_AND: u8 = 3;
+const MARK_OR: u8 = 4;
+const MARK_XOR: u8 = 5;
+const MARK_OPTS: &[OptSpec] = &[
+    OptSpec::new("set-xmark", MARK_SET_X, 1, false),
+    OptSpec::new("set-mark", MARK_SET, 1, false),
+    OptSpec::new("and-mark", MARK_AND, 1, false),
+    OptSpec::new("or-mark", MARK_OR, 1, false),
+    OptSpec::new("xor-mark", MARK_XOR, 1, false),
+];
 
 /// A target while its options are being parsed.
 #[derive(Debug, Clone)]
@@ -242,6 +423,13 @@ pub(crate) enum PendingTarget {
         notrack: bool,
         helper: Option<String>,
     },
+    Log {
+        level: Option<u8>,
+        prefix: Option<String>,
+        flags: u8,
+    },
+    /// The option that set it, and (value, mask).
+    Mark(Option<(&'static str, u32, u32)>),
 }
 
 impl PendingTarget {
@@ -266,6 +454,12 @@ impl PendingTarget {
                 helper: None,
             },
             "NOTRACK" => PendingTarget::Simple(Target::Notrack),
+            "LOG" => PendingTarget::Log {
+                level: None,
+                prefix: None,
+                flags: 0,
+            },
+            "MARK" => PendingTarget::Mark(None),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("target `{name}' is not supported by wasmwall"))
             }
@@ -280,6 +474,8 @@ impl PendingTarget {
         match self {
             PendingTarget::Reject(_) => REJECT_OPTS,
             PendingTarget::Ct { .. } => CT_OPTS,
+            PendingTarget::Log { .. } => LOG_OPTS,
+            PendingTarget::Mark(_) => MARK_OPTS,
             _ => &[],
         }
     }
@@ -317,6 +513,62 @@ impl PendingTarget {
                     ))
                 }
             },
+            PendingTarget::Log {
+                level,
+                prefix,
+                flags,
+            } => match spec.id {
+                LOG_LEVEL => {
+                    once(level.is_some())?;
+                    *level = Some(parse_log_level(arg.unwrap_or_default())?);
+                }
+                LOG_PREFIX => {
+                    once(prefix.is_some())?;
+                    *prefix = Some(parse_log_prefix(arg.unwrap_or_default())?);
+                }
+                _ => {
+                    let bit = LOG_FLAG_OPTS
+                        .iter()
+                        .find(|(o, ..)| *o == spec.long)
+                        .map_or(0, |f| f.2);
+                    once(*flags & bit != 0)?;
+                    *flags |= bit;
+                }
+            },
+            PendingTarget::Mark(slot) => {
+                if let Some((first, ..)) = slot {
+                    if *first == spec.long {
+                        return once(true);
+                    }
+                    return Err(format!(
+                        "MARK: option \"--{}\" cannot be used together with \"--{first}\".",
+                        spec.long
+                    ));
+                }
+                let arg = arg.unwrap_or_default();
+                let word = |a: &str| {
+                    parse_c_uint(a, u32::MAX).ok_or_else(|| {
+                        format!(
+                            "MARK: bad value `{a}' for option \"--{}\", or out of range",
+                            spec.long
+                        )
+                    })
+                };
+                let (value, mask) = match spec.id {
+                    MARK_SET_X => parse_mark_mask(arg, spec.long)?,
+                    MARK_SET => {
+                        let (v, m) = parse_mark_mask(arg, spec.long)?;
+                        (v, v | m)
+                    }
+                    MARK_AND => (0, !word(arg)?),
+                    MARK_OR => {
+                        let v = word(arg)?;
+                        (v, v)
+                    }
+                    _ => (word(arg)?, 0),
+                };
+                *slot = Some((spec.long, value, mask));
+            }
             _ => return Err(format!("unknown option \"--{}\"", spec.long)),
         }
         Ok(())
@@ -361,8 +613,53 @@ impl PendingTarget {
                 };
                 Target::Ct { notrack, helper }
             }
+            PendingTarget::Log {
+                level,
+                prefix,
+                flags,
+            } => Target::Log(LogTarget {
+                level: level.unwrap_or(LOG_DEFAULT_LEVEL),
+                prefix: prefix.unwrap_or_default(),
+                flags,
+            }),
+            PendingTarget::Mark(m) => {
+                let (_, value, mask) = m.ok_or(
+                    "MARK: One of the --set-xmark, --{and,or,xor,set}-mark options is required",
+                )?;
+                Target::Mark { value, mask }
+            }
         })
     }
+}
+
+/// `--log-level`: a number 0-7 (C notation) or a level name.
+fn parse_log_level(arg: &str) -> Result<u8, String> {
+    if let Some(n) = parse_c_uint(arg, 7) {
+        return Ok(n as u8);
+    }
+    LOG_LEVEL_NAMES
+        .iter()
+        .find(|(n, _)| *n == arg)
+        .map(|&(_, l)| l)
+        .ok_or_else(|| format!("log level \"{arg}\" unknown"))
+}
+
+/// `--log-prefix`: 1 to 29 characters, no newline. iptables silently cuts longer
+/// prefixes to 29 characters; wasmwall refuses them instead.
+fn parse_log_prefix(arg: &str) -> Result<String, String> {
+    if arg.is_empty() {
+        return Err("--log-prefix: Argument must have a minimum length of 1 characters".into());
+    }
+    if arg.contains('\n') {
+        return Err("Newlines not allowed in --log-prefix".into());
+    }
+    if arg.len() > LOG_PREFIX_MAX {
+        return Err(format!(
+            "--log-prefix is {} bytes long; the kernel keeps at most {LOG_PREFIX_MAX} (iptables would silently cut it)",
+            arg.len()
+        ));
+    }
+    Ok(arg.to_string())
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub(crate) struct View<'a> {
     pub l4: &'a [u8],
     /// The packet's conntrack state (in the raw table it changes after NOTRACK / CT).
     pub ctstate: CtState,
+    /// The packet mark (`skb->mark`): `-j MARK` changes it for the rules after it.
+    pub mark: u32,
 }
 
 impl<'a> View<'a> {
@@ -26,6 +28,7 @@ impl<'a> View<'a> {
             fragoff: ip.fragment_offset,
             l4: &ctx.bytes[start..end],
             ctstate: ctx.ctstate,
+            mark: ctx.mark,
         }
     }
 

@@ -107,6 +107,31 @@ impl IcmpMatch {
     }
 }
 
+impl IcmpMatch {
+    /// `iptables -L`: ` icmp NAME` (the first name for exactly this type and code
+    /// range) or, numerically, ` icmptype T code C` — there is no blank between
+    /// `icmp` and `type` unless negated (` icmp !type T`).
+    pub(crate) fn list(&self, out: &mut String, numeric: bool) {
+        out.push_str(" icmp");
+        let (t, lo, hi) = (self.icmp_type, self.code_min, self.code_max);
+        if !numeric {
+            if let Some((name, ..)) = NAMES.iter().find(|n| (n.1, n.2, n.3) == (t, lo, hi)) {
+                out.push_str(&format!(" {}{name}", if self.invert { "!" } else { "" }));
+                return;
+            }
+        }
+        if self.invert {
+            out.push_str(" !");
+        }
+        out.push_str(&format!("type {t}"));
+        if lo == hi {
+            out.push_str(&format!(" code {lo}"));
+        } else if lo != 0 || hi != 0xff {
+            out.push_str(&format!(" codes {lo}-{hi}"));
+        }
+    }
+}
+
 fn parse_type(arg: &str) -> Result<(u8, u8, u8), String> {
     let hits: Vec<_> = NAMES
         .iter()

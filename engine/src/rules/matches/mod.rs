@@ -8,15 +8,26 @@
 pub mod comment;
 pub mod conntrack;
 pub mod icmp;
+pub mod iprange;
+pub mod length;
+pub mod limit;
+pub mod mac;
+pub mod mark;
 pub mod multiport;
 pub mod ports;
 pub mod tcpudp;
+pub mod ttl;
 
-pub use conntrack::{ConntrackMatch, StateMatch};
+pub use conntrack::{ConntrackMatch, CtAddr, CtPorts, StateMatch};
 pub use icmp::IcmpMatch;
+pub use iprange::{AddrRange, IprangeMatch};
+pub use length::LengthMatch;
+pub use limit::LimitMatch;
+pub use mark::MarkMatch;
 pub use multiport::{MultiportMatch, PortSide};
 pub use ports::PortRange;
 pub use tcpudp::{TcpFlags, TcpMatch, UdpMatch};
+pub use ttl::{TtlMatch, TtlMode};
 
 use super::view::View;
 
@@ -70,10 +81,16 @@ pub enum Match {
     Conntrack(ConntrackMatch),
     Multiport(MultiportMatch),
     Comment(String),
+    Iprange(IprangeMatch),
+    Length(LengthMatch),
+    Ttl(TtlMatch),
+    Mark(MarkMatch),
+    /// The only stateful match: its token bucket changes as packets pass.
+    Limit(LimitMatch),
 }
 
 impl Match {
-    pub(crate) fn eval(&self, v: &View) -> Outcome {
+    pub(crate) fn eval(&mut self, v: &View) -> Outcome {
         match self {
             Match::Tcp(m) => m.eval(v),
             Match::Udp(m) => m.eval(v),
@@ -82,6 +99,11 @@ impl Match {
             Match::Conntrack(m) => m.eval(v),
             Match::Multiport(m) => m.eval(v),
             Match::Comment(_) => Outcome::Match,
+            Match::Iprange(m) => m.eval(v),
+            Match::Length(m) => m.eval(v),
+            Match::Ttl(m) => m.eval(v),
+            Match::Mark(m) => m.eval(v),
+            Match::Limit(m) => m.eval(v),
         }
     }
 
@@ -95,6 +117,30 @@ impl Match {
             Match::Conntrack(m) => m.save(out),
             Match::Multiport(m) => m.save(out),
             Match::Comment(text) => comment::save(text, out),
+            Match::Iprange(m) => m.save(out),
+            Match::Length(m) => m.save(out),
+            Match::Ttl(m) => m.save(out),
+            Match::Mark(m) => m.save(out),
+            Match::Limit(m) => m.save(out),
+        }
+    }
+
+    /// Appends what `iptables -L` prints for the match (with a leading blank).
+    /// `proto` is the rule's `-p` (multiport names ports by it).
+    pub(crate) fn list(&self, out: &mut String, numeric: bool, proto: u8) {
+        match self {
+            Match::Tcp(m) => m.list(out, numeric),
+            Match::Udp(m) => m.list(out, numeric),
+            Match::Icmp(m) => m.list(out, numeric),
+            Match::State(m) => m.list(out),
+            Match::Conntrack(m) => m.list(out, numeric),
+            Match::Multiport(m) => m.list(out, numeric, proto),
+            Match::Comment(text) => out.push_str(&format!(" /* {text} */")),
+            Match::Iprange(m) => m.list(out),
+            Match::Length(m) => m.list(out),
+            Match::Ttl(m) => m.list(out),
+            Match::Mark(m) => m.list(out),
+            Match::Limit(m) => m.list(out),
         }
     }
 
@@ -123,12 +169,7 @@ const UNSUPPORTED: &[&str] = &[
     "esp",
     "hashlimit",
     "helper",
-    "iprange",
     "ipvs",
-    "length",
-    "limit",
-    "mac",
-    "mark",
     "nfacct",
     "osf",
     "owner",
@@ -148,7 +189,6 @@ const UNSUPPORTED: &[&str] = &[
     "tcpmss",
     "time",
     "tos",
-    "ttl",
     "u32",
     "udplite",
     "unclean",
@@ -164,6 +204,12 @@ pub(crate) enum Pending {
     Conntrack(ConntrackMatch),
     Multiport(Option<MultiportMatch>),
     Comment(Option<String>),
+    Iprange(IprangeMatch),
+    Length(Option<LengthMatch>),
+    Ttl(Option<TtlMatch>),
+    Mark(Option<MarkMatch>),
+    Limit(limit::PendingLimit),
+    Mac(Option<mac::MacMatch>),
 }
 
 impl Pending {
@@ -177,6 +223,12 @@ impl Pending {
             "conntrack" => Pending::Conntrack(ConntrackMatch::default()),
             "multiport" => Pending::Multiport(None),
             "comment" => Pending::Comment(None),
+            "iprange" => Pending::Iprange(IprangeMatch::default()),
+            "length" => Pending::Length(None),
+            "ttl" => Pending::Ttl(None),
+            "mark" => Pending::Mark(None),
+            "limit" => Pending::Limit(limit::PendingLimit::new()),
+            "mac" => Pending::Mac(None),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -193,6 +245,12 @@ impl Pending {
             Pending::Conntrack(_) => conntrack::CONNTRACK_OPTS,
             Pending::Multiport(_) => multiport::MULTIPORT_OPTS,
             Pending::Comment(_) => comment::COMMENT_OPTS,
+            Pending::Iprange(_) => iprange::IPRANGE_OPTS,
+            Pending::Length(_) => length::LENGTH_OPTS,
+            Pending::Ttl(_) => ttl::TTL_OPTS,
+            Pending::Mark(_) => mark::MARK_OPTS,
+            Pending::Limit(_) => limit::LIMIT_OPTS,
+            Pending::Mac(_) => mac::MAC_OPTS,
         }
     }
 
@@ -254,6 +312,30 @@ impl Pending {
                 *slot = Some(args[0].to_string());
                 Ok(())
             }
+            Pending::Iprange(m) => m.option(spec.id, invert, args[0]),
+            Pending::Length(slot) => {
+                if slot.is_some() {
+                    return twice("length", spec.long);
+                }
+                *slot = Some(LengthMatch::parse(args[0], invert)?);
+                Ok(())
+            }
+            Pending::Ttl(slot) => TtlMatch::option(slot, spec.id, invert, args[0]),
+            Pending::Mark(slot) => {
+                if slot.is_some() {
+                    return twice("mark", spec.long);
+                }
+                *slot = Some(MarkMatch::parse(args[0], invert)?);
+                Ok(())
+            }
+            Pending::Limit(p) => p.option(spec.id, args[0]),
+            Pending::Mac(slot) => {
+                if slot.is_some() {
+                    return twice("mac", spec.long);
+                }
+                *slot = Some(mac::MacMatch::parse(args[0], invert)?);
+                Ok(())
+            }
         }
     }
 
@@ -279,6 +361,14 @@ impl Pending {
             Pending::Comment(m) => m
                 .map(Match::Comment)
                 .ok_or_else(|| must("comment", "comment")),
+            Pending::Iprange(m) => m.check().map(|_| Match::Iprange(m)),
+            Pending::Length(m) => m.map(Match::Length).ok_or_else(|| must("length", "length")),
+            Pending::Ttl(m) => m.map(Match::Ttl).ok_or_else(|| {
+                "TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt'".to_string()
+            }),
+            Pending::Mark(m) => m.map(Match::Mark).ok_or_else(|| must("mark", "mark")),
+            Pending::Limit(p) => Ok(Match::Limit(p.finish())),
+            Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
         }
     }
 }

@@ -119,6 +119,33 @@ impl MultiportMatch {
         Outcome::from(hit != self.invert)
     }
 
+    /// `iptables -L`: ` multiport dports LIST` (` multiport sports  !LIST` when
+    /// negated: iptables prints a second blank there).
+    pub(crate) fn list(&self, out: &mut String, numeric: bool, proto: u8) {
+        out.push_str(" multiport ");
+        out.push_str(match self.side {
+            PortSide::Source => "sports ",
+            PortSide::Destination => "dports ",
+            PortSide::Either => "ports ",
+        });
+        if self.invert {
+            out.push_str(" !");
+        }
+        let text = |p: u16| super::ports::port_text(p, proto, numeric);
+        let items: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    text(lo)
+                } else {
+                    format!("{}:{}", text(lo), text(hi))
+                }
+            })
+            .collect();
+        out.push_str(&items.join(","));
+    }
+
     pub(crate) fn save(&self, out: &mut String) {
         out.push_str(" -m multiport");
         if self.invert {

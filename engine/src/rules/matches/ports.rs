@@ -67,6 +67,38 @@ impl PortRange {
     }
 }
 
+/// A port as `iptables -L` prints it: the service name for the protocol unless
+/// numeric output was asked for or none is known.
+pub(crate) fn port_text(port: u16, proto: u8, numeric: bool) -> String {
+    match services::name(port, proto) {
+        Some(n) if !numeric => n.to_string(),
+        _ => port.to_string(),
+    }
+}
+
+impl PortRange {
+    /// `print_ports` of libxt_tcp/udp: ` spt:P`, ` spts:LO:HI`, with `!` after the
+    /// colon; nothing for an un-negated full range.
+    pub(crate) fn list(&self, name: &str, proto: u8, numeric: bool, out: &mut String) {
+        if self.is_full() && !self.invert {
+            return;
+        }
+        let inv = if self.invert { "!" } else { "" };
+        if self.lo == self.hi {
+            out.push_str(&format!(
+                " {name}:{inv}{}",
+                port_text(self.lo, proto, numeric)
+            ));
+        } else {
+            out.push_str(&format!(
+                " {name}s:{inv}{}:{}",
+                port_text(self.lo, proto, numeric),
+                port_text(self.hi, proto, numeric)
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

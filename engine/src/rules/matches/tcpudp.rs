@@ -264,6 +264,35 @@ impl TcpMatch {
     }
 }
 
+impl TcpMatch {
+    /// `iptables -L`: ` tcp spt:P dpts:LO:HI option=N flags:MASK/COMP`.
+    pub(crate) fn list(&self, out: &mut String, numeric: bool) {
+        out.push_str(" tcp");
+        if let Some(r) = self.sport {
+            r.list("spt", 6, numeric, out);
+        }
+        if let Some(r) = self.dport {
+            r.list("dpt", 6, numeric, out);
+        }
+        if let Some((kind, invert)) = self.option {
+            out.push_str(&format!(" option={}{kind}", if invert { "!" } else { "" }));
+        }
+        if let Some(f) = self.flags {
+            if f.mask != 0 || f.invert {
+                out.push_str(" flags:");
+                if f.invert {
+                    out.push('!');
+                }
+                if numeric {
+                    out.push_str(&format!("0x{:02X}/0x{:02X}", f.mask, f.comp));
+                } else {
+                    out.push_str(&format!("{}/{}", flags_text(f.mask), flags_text(f.comp)));
+                }
+            }
+        }
+    }
+}
+
 /// `tcp_find_option`: walks kind/length pairs; kinds 0 and 1 are one byte long.
 fn has_option(opts: &[u8], kind: u8) -> bool {
     let mut i = 0;
@@ -308,6 +337,17 @@ impl UdpMatch {
             return Outcome::NoMatch;
         }
         Outcome::from(port_at(v, 0, &self.sport) && port_at(v, 2, &self.dport))
+    }
+
+    /// `iptables -L`: ` udp spt:P dpt:P`.
+    pub(crate) fn list(&self, out: &mut String, numeric: bool) {
+        out.push_str(" udp");
+        if let Some(r) = self.sport {
+            r.list("spt", 17, numeric, out);
+        }
+        if let Some(r) = self.dport {
+            r.list("dpt", 17, numeric, out);
+        }
     }
 
     pub(crate) fn save(&self, out: &mut String) {

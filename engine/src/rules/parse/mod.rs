@@ -6,6 +6,12 @@
 //!
 //! In iptables-save text each `*TABLE` ... `COMMIT` section replaces that table;
 //! jumps are resolved at `COMMIT`, so a jump may name a chain declared later.
+//! Every command iptables accepts on a line of iptables-restore works here too
+//! (`-D`, `-R`, `-F`, `-X`, `-Z`, `-E` besides `-A -I -N -P`).
+//!
+//! Counters: `[PACKETS:BYTES]` before a rule and on a chain line are restored only
+//! when asked (`iptables-restore -c`); a `-c PACKETS BYTES` option in a rule is
+//! always honoured, as iptables does.
 
 mod command;
 mod options;
@@ -16,13 +22,53 @@ use super::table::{Policy, Table, TableKind};
 use super::target::{is_target_name, Target};
 use command::{Command, Kind};
 
-/// Parses rule text into tables.
-pub(crate) fn parse(text: &str) -> Result<Vec<Table>, RulesError> {
+/// Parses rule text into tables; `counters`: restore `[p:b]` counters.
+pub(crate) fn parse(text: &str, counters: bool) -> Result<Vec<Table>, RulesError> {
     if text.lines().any(|l| l.trim_start().starts_with('*')) {
-        restore(text)
+        restore(text, counters)
     } else {
         seed(text)
     }
+}
+
+/// Runs one `iptables ...` command line (numbered `n` in errors) on copies of
+/// `tables` and returns them; the originals are untouched, so a failing command
+/// changes nothing. `-t` selects the table (filter by default; the raw table is
+/// created when first named, as the kernel creates it on first use).
+pub(crate) fn command(tables: &[Table], line: &str, n: usize) -> Result<Vec<Table>, RulesError> {
+    let mut toks = tokens(line, n)?;
+    if let Some(first) = toks.first().filter(|t| !t.quoted) {
+        match first.text.as_str() {
+            "iptables" | "iptables-nft" | "iptables-legacy" => {
+                toks.remove(0);
+            }
+            "ip6tables" | "ip6tables-nft" | "ip6tables-legacy" => {
+                return Err(RulesError::new(
+                    n,
+                    first.column,
+                    "ip6tables is not supported by wasmwall (IPv4 only)",
+                ))
+            }
+            _ => {}
+        }
+    }
+    if toks.is_empty() {
+        return Err(RulesError::new(n, first_column(line), "no command given"));
+    }
+    let cmd = command::parse(&toks, true).map_err(|p| locate(p, &toks, n, line))?;
+    let kind = cmd.table.map_or(TableKind::Filter, |t| t.0);
+    let mut out = tables.to_vec();
+    if !out.iter().any(|t| t.kind == kind) {
+        out.push(Table::new(kind));
+        out.sort_by_key(|t| t.kind != TableKind::Raw);
+    }
+    let table = out
+        .iter_mut()
+        .find(|t| t.kind == kind)
+        .expect("the table was just added");
+    command_line(table, cmd, &toks, n, line)?;
+    finish(table)?;
+    Ok(out)
 }
 
 /// Column (1-based, in characters) where the line's content starts.
@@ -43,7 +89,7 @@ fn locate(p: Problem, toks: &[Token], n: usize, line: &str) -> RulesError {
     RulesError::new(n, column, p.message)
 }
 
-fn restore(text: &str) -> Result<Vec<Table>, RulesError> {
+fn restore(text: &str, counters: bool) -> Result<Vec<Table>, RulesError> {
     let mut done: Vec<Table> = Vec::new();
     let mut open: Option<Table> = None;
     let mut last = 0;
@@ -85,11 +131,27 @@ fn restore(text: &str) -> Result<Vec<Table>, RulesError> {
             })?;
             if body.starts_with(':') {
                 let toks = tokens(&line.replacen(':', " ", 1), n)?;
-                chain_line(table, &toks, n)?;
+                chain_line(table, &toks, n, counters)?;
             } else {
-                let line = blank_counters(line, n, col)?;
+                let (line, prefix) = take_counters(line, n, col)?;
                 let toks = tokens(&line, n)?;
-                command_line(table, &toks, n, &line)?;
+                let mut cmd =
+                    command::parse(&toks, false).map_err(|p| locate(p, &toks, n, &line))?;
+                if let Some(c) = prefix.filter(|_| counters) {
+                    if let Some(t) = cmd.counters_tok {
+                        return Err(locate(
+                            Problem::at(
+                                t,
+                                "multiple -c flags not allowed (the line has [packets:bytes] too)",
+                            ),
+                            &toks,
+                            n,
+                            &line,
+                        ));
+                    }
+                    cmd.counters = Some(c);
+                }
+                command_line(table, cmd, &toks, n, &line)?;
             }
         }
     }
@@ -115,37 +177,47 @@ fn table_kind(name: &str, n: usize, col: usize) -> Result<TableKind, RulesError>
     })
 }
 
-/// Replaces a leading `[packets:bytes]` by blanks (the counters are ignored, as
-/// `iptables-restore` ignores them without `--counters`), keeping columns.
-fn blank_counters(line: &str, n: usize, col: usize) -> Result<String, RulesError> {
+/// Takes a leading `[packets:bytes]` off a rule line (replacing it by blanks, so
+/// columns stay right) and returns the counters.
+fn take_counters(
+    line: &str,
+    n: usize,
+    col: usize,
+) -> Result<(String, Option<(u64, u64)>), RulesError> {
     let body = line.trim_start();
     if !body.starts_with('[') {
-        return Ok(line.to_string());
+        return Ok((line.to_string(), None));
     }
     let end = body
         .find(']')
         .ok_or_else(|| RulesError::new(n, col, "counters need a closing `]'"))?;
     let inner = &body[1..end];
-    let ok = inner
-        .split_once(':')
-        .is_some_and(|(p, b)| p.parse::<u64>().is_ok() && b.parse::<u64>().is_ok());
-    if !ok {
-        return Err(RulesError::new(
+    let (p, b) = parse_counters(inner).ok_or_else(|| {
+        RulesError::new(
             n,
             col,
             format!("bad counters `[{inner}]' (expected [packets:bytes])"),
-        ));
-    }
+        )
+    })?;
     let lead = line.len() - body.len();
-    Ok(format!(
-        "{}{}",
-        " ".repeat(lead + end + 1),
-        &body[end + 1..]
-    ))
+    let text = format!("{}{}", " ".repeat(lead + end + 1), &body[end + 1..]);
+    Ok((text, Some((p, b))))
 }
 
-/// `:CHAIN POLICY [packets:bytes]`.
-fn chain_line(table: &mut Table, toks: &[Token], n: usize) -> Result<(), RulesError> {
+/// `PACKETS:BYTES`.
+fn parse_counters(inner: &str) -> Option<(u64, u64)> {
+    let (p, b) = inner.split_once(':')?;
+    Some((p.parse().ok()?, b.parse().ok()?))
+}
+
+/// `:CHAIN POLICY [packets:bytes]`; the counters of a built-in chain's policy are
+/// restored when `counters` is set.
+fn chain_line(
+    table: &mut Table,
+    toks: &[Token],
+    n: usize,
+    counters: bool,
+) -> Result<(), RulesError> {
     let Some(name_tok) = toks.first() else {
         return Err(RulesError::new(n, 1, "chain name missing after `:'"));
     };
@@ -156,7 +228,40 @@ fn chain_line(table: &mut Table, toks: &[Token], n: usize) -> Result<(), RulesEr
             "policy missing after the chain name",
         ));
     };
-    declare(table, name_tok, policy_tok, n)
+    declare(table, name_tok, policy_tok, n)?;
+    match toks.get(2) {
+        None => Ok(()),
+        Some(t) => {
+            let c = t
+                .text
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .and_then(parse_counters)
+                .ok_or_else(|| {
+                    RulesError::new(
+                        n,
+                        t.column,
+                        format!("bad counters `{}' (expected [packets:bytes])", t.text),
+                    )
+                })?;
+            if let Some(extra) = toks.get(3) {
+                return Err(RulesError::new(
+                    n,
+                    extra.column,
+                    format!("unexpected `{}' after the counters", extra.text),
+                ));
+            }
+            if counters {
+                if let Some(i) = table
+                    .index_of(&name_tok.text)
+                    .filter(|&i| table.chains[i].policy.is_some())
+                {
+                    (table.chains[i].packets, table.chains[i].bytes) = c;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Declares a chain: sets a built-in chain's policy (`-` keeps it), or creates a
@@ -208,11 +313,38 @@ fn check_chain_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `-A`, `-I`, `-N` or `-P`.
-fn command_line(table: &mut Table, toks: &[Token], n: usize, line: &str) -> Result<(), RulesError> {
-    let cmd = command::parse(toks).map_err(|p| locate(p, toks, n, line))?;
+/// Applies one command to a table. Errors point at the offending token.
+fn command_line(
+    table: &mut Table,
+    mut cmd: Command,
+    toks: &[Token],
+    n: usize,
+    line: &str,
+) -> Result<(), RulesError> {
     let at = |tok: usize, msg: String| locate(Problem::at(tok, msg), toks, n, line);
-    match &cmd.kind {
+    let origin = (
+        n,
+        cmd.target_tok
+            .and_then(|t| toks.get(t))
+            .map_or(first_column(line), |t| t.column),
+    );
+    for r in &mut cmd.rules {
+        r.origin = origin;
+        if let Some((p, b)) = cmd.counters {
+            (r.packets, r.bytes) = (p, b);
+        }
+    }
+    let user_chain = |table: &Table, cmd: &Command| -> Result<usize, RulesError> {
+        let i = existing(table, cmd).map_err(|m| at(cmd.chain_tok, m))?;
+        if table.chains[i].policy.is_some() {
+            return Err(at(
+                cmd.chain_tok,
+                format!("`{}' is a built-in chain", cmd.chain),
+            ));
+        }
+        Ok(i)
+    };
+    match cmd.kind.clone() {
         Kind::NewChain => {
             check_chain_name(&cmd.chain).map_err(|m| at(cmd.chain_tok, m))?;
             if table.index_of(&cmd.chain).is_some() {
@@ -233,18 +365,151 @@ fn command_line(table: &mut Table, toks: &[Token], n: usize, line: &str) -> Resu
                         format!("Bad built-in chain name `{}'", cmd.chain),
                     )
                 })?;
-            let p = Policy::from_name(policy)
+            let p = Policy::from_name(&policy)
                 .ok_or_else(|| at(cmd.chain_tok + 1, format!("Bad policy name `{policy}'")))?;
             table.chains[i].policy = Some(p);
         }
-        Kind::Append | Kind::Insert(_) => add_rules(table, cmd, toks, n, line)?,
+        Kind::Append | Kind::Insert(_) | Kind::Replace(_) => add_rules(table, cmd, toks, n, line)?,
+        Kind::Delete(number) => {
+            let ci = existing(table, &cmd).map_err(|m| at(cmd.chain_tok, m))?;
+            match number {
+                Some(k) => {
+                    let rules = &mut table.chains[ci].rules;
+                    if k > rules.len() {
+                        return Err(at(
+                            cmd.arg_tok.unwrap_or(cmd.chain_tok),
+                            "Index of deletion too big".into(),
+                        ));
+                    }
+                    rules.remove(k - 1);
+                }
+                None => {
+                    let name = table.chains[ci].name.clone();
+                    for r in &cmd.rules {
+                        let want = r.text(&name);
+                        let rules = &mut table.chains[ci].rules;
+                        let k = rules
+                            .iter()
+                            .position(|x| x.text(&name) == want)
+                            .ok_or_else(|| {
+                                at(
+                                    cmd.cmd_tok,
+                                    format!("Bad rule (no rule `{want}' in chain {name})"),
+                                )
+                            })?;
+                        rules.remove(k);
+                    }
+                }
+            }
+        }
+        Kind::Flush => match cmd.chain.is_empty() {
+            true => table.chains.iter_mut().for_each(|c| c.rules.clear()),
+            false => {
+                let ci = existing(table, &cmd).map_err(|m| at(cmd.chain_tok, m))?;
+                table.chains[ci].rules.clear();
+            }
+        },
+        Kind::Zero(number) => {
+            let zero_chain = |c: &mut super::table::Chain| {
+                (c.packets, c.bytes) = (0, 0);
+                for r in &mut c.rules {
+                    (r.packets, r.bytes) = (0, 0);
+                }
+            };
+            if cmd.chain.is_empty() {
+                table.chains.iter_mut().for_each(zero_chain);
+            } else {
+                let ci = existing(table, &cmd).map_err(|m| at(cmd.chain_tok, m))?;
+                match number {
+                    None => zero_chain(&mut table.chains[ci]),
+                    Some(k) => {
+                        let r = table.chains[ci].rules.get_mut(k - 1).ok_or_else(|| {
+                            at(
+                                cmd.arg_tok.unwrap_or(cmd.chain_tok),
+                                "Index of rule too big".into(),
+                            )
+                        })?;
+                        (r.packets, r.bytes) = (0, 0);
+                    }
+                }
+            }
+        }
+        Kind::DeleteChain => {
+            let victims: Vec<usize> = if cmd.chain.is_empty() {
+                (0..table.chains.len())
+                    .filter(|&i| table.chains[i].policy.is_none())
+                    .collect()
+            } else {
+                vec![user_chain(table, &cmd)?]
+            };
+            for &i in &victims {
+                let c = &table.chains[i];
+                if !c.rules.is_empty() {
+                    return Err(at(
+                        cmd.chain_tok,
+                        format!(
+                            "chain `{}' is not empty: flush it first (-F); the kernel refuses to delete it (Device or resource busy)",
+                            c.name
+                        ),
+                    ));
+                }
+                if let Some((from, _)) = referrer(table, i) {
+                    return Err(at(
+                        cmd.chain_tok,
+                        format!(
+                            "chain `{}' is still jumped to from chain {from}; the kernel refuses to delete it (Device or resource busy)",
+                            c.name
+                        ),
+                    ));
+                }
+            }
+            let mut k = 0;
+            table.chains.retain(|_| {
+                k += 1;
+                !victims.contains(&(k - 1))
+            });
+        }
+        Kind::Rename(new) => {
+            let ci = user_chain(table, &cmd)?;
+            let new_tok = cmd.arg_tok.unwrap_or(cmd.chain_tok);
+            check_chain_name(&new).map_err(|m| at(new_tok, m))?;
+            if table.index_of(&new).is_some() {
+                return Err(at(new_tok, format!("chain `{new}' already exists")));
+            }
+            let old = std::mem::replace(&mut table.chains[ci].name, new.clone());
+            for r in table.chains.iter_mut().flat_map(|c| &mut c.rules) {
+                if let Target::Jump(t) | Target::Goto(t) = &mut r.target {
+                    if t.name == old {
+                        t.name = new.clone();
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
 
+/// The chain a command names, or why it cannot be used.
+fn existing(table: &Table, cmd: &Command) -> Result<usize, String> {
+    table
+        .index_of(&cmd.chain)
+        .ok_or_else(|| format!("chain `{}' does not exist", cmd.chain))
+}
+
+/// The first chain with a rule that jumps or goes to chain `ci`.
+fn referrer(table: &Table, ci: usize) -> Option<(String, usize)> {
+    let name = &table.chains[ci].name;
+    table.chains.iter().find_map(|c| {
+        c.rules
+            .iter()
+            .position(|r| matches!(&r.target, Target::Jump(t) | Target::Goto(t) if &t.name == name))
+            .map(|k| (c.name.clone(), k + 1))
+    })
+}
+
 fn add_rules(
     table: &mut Table,
-    mut cmd: Command,
+    cmd: Command,
     toks: &[Token],
     n: usize,
     line: &str,
@@ -257,22 +522,26 @@ fn add_rules(
         )
     })?;
     check_hook_and_table(table, ci, &cmd).map_err(|(tok, m)| at(tok, m))?;
-    let origin = (
-        n,
-        cmd.target_tok
-            .and_then(|t| toks.get(t))
-            .map_or(1, |t| t.column),
-    );
-    for r in &mut cmd.rules {
-        r.origin = origin;
-    }
+    let num_tok = cmd.arg_tok.unwrap_or(cmd.chain_tok);
     let rules = &mut table.chains[ci].rules;
     match cmd.kind {
         Kind::Insert(index) => {
             if index > rules.len() + 1 {
-                return Err(at(cmd.chain_tok + 1, "Index of insertion too big".into()));
+                return Err(at(num_tok, "Index of insertion too big".into()));
             }
             rules.splice(index - 1..index - 1, cmd.rules);
+        }
+        Kind::Replace(index) => {
+            if index > rules.len() {
+                return Err(at(num_tok, "Index of replacement too big".into()));
+            }
+            if cmd.rules.len() != 1 {
+                return Err(at(
+                    cmd.cmd_tok,
+                    "-R needs one source and one destination address (the rule would expand to several)".into(),
+                ));
+            }
+            rules.splice(index - 1..index, cmd.rules);
         }
         _ => rules.extend(cmd.rules),
     }
@@ -366,7 +635,8 @@ fn seed(text: &str) -> Result<Vec<Table>, RulesError> {
         }
     }
     for (n, toks, line) in body {
-        command_line(&mut table, &toks, n, line)?;
+        let cmd = command::parse(&toks, false).map_err(|p| locate(p, &toks, n, line))?;
+        command_line(&mut table, cmd, &toks, n, line)?;
     }
     finish(&mut table)?;
     Ok(vec![table])

@@ -40,6 +40,7 @@ impl Pkt {
             ct: None,
             ct_dir: None,
             now_ms: 0,
+            mark: 0,
         }
     }
 }

@@ -157,10 +157,57 @@ fn syntax_errors_point_at_the_token() {
     bad("-A FORWARD -s example.com -j ACCEPT", 1, 15, "not found");
     bad("-A FORWARD -s", 1, 12, "requires 1 argument");
     bad(
-        "-A FORWARD -m limit --limit 1/s -j ACCEPT",
+        "-A FORWARD -m hashlimit --hashlimit 1/s -j ACCEPT",
         1,
         15,
         "not supported",
+    );
+    bad("-A FORWARD -m limit --limit 1/fortnight", 1, 29, "bad rate");
+    bad(
+        "-A FORWARD -m mac --mac-source 00:11:22:33:44:55 -j DROP",
+        1,
+        12,
+        "can never match",
+    );
+    bad(
+        "-A FORWARD -m mac --mac-source 00:11:22",
+        1,
+        32,
+        "Invalid MAC",
+    );
+    bad(
+        "-A FORWARD -m ttl --ttl-eq 5 --ttl-gt 3",
+        1,
+        39,
+        "cannot be used together",
+    );
+    bad(
+        "-A FORWARD -m ttl ! --ttl-lt 3",
+        1,
+        19,
+        "cannot be inverted",
+    );
+    bad("-A FORWARD -m length --length 70000", 1, 31, "out of range");
+    bad("-A FORWARD -m iprange -j DROP", 1, 12, "You must specify");
+    bad("-A FORWARD -m mark --mark 1/2/3", 1, 27, "trailing garbage");
+    bad("-A FORWARD -j MARK", 1, 15, "One of the --set-xmark");
+    bad(
+        "-A FORWARD -j MARK --set-mark 1 --or-mark 2",
+        1,
+        43,
+        "cannot be used together",
+    );
+    bad(
+        "-A FORWARD -j LOG --log-level warn",
+        1,
+        31,
+        "log level \"warn\" unknown",
+    );
+    bad(
+        "-A FORWARD -j LOG --log-prefix 123456789012345678901234567890",
+        1,
+        32,
+        "at most 29",
     );
     bad(
         "-A FORWARD -m foo -j ACCEPT",
@@ -168,7 +215,7 @@ fn syntax_errors_point_at_the_token() {
         15,
         "Couldn't load match `foo'",
     );
-    bad("-A FORWARD -j LOG", 1, 15, "not supported");
+    bad("-A FORWARD -j NFLOG", 1, 15, "not supported");
     bad("-A FORWARD -j NOPE", 1, 15, "Chain 'NOPE' does not exist");
     bad("-A FORWARD -j ACCEPT extra", 1, 22, "Bad argument `extra'");
     bad(
@@ -237,10 +284,16 @@ fn syntax_errors_point_at_the_token() {
         "cannot be inverted",
     );
     bad(
-        "-A FORWARD -m conntrack --ctorigsrc 1.2.3.4",
+        "-A FORWARD -m conntrack --ctorigsrc 1.2.3.4/255.0.255.0",
         1,
         37,
-        "not supported",
+        "not a prefix",
+    );
+    bad(
+        "-A FORWARD -m conntrack --ctorigdstport 0x10",
+        1,
+        41,
+        "does not resolve",
     );
     bad(
         "-A FORWARD -m multiport --dports 1",
@@ -313,7 +366,8 @@ fn syntax_errors_point_at_the_token() {
     bad("-A FORWARD ! -p all -j DROP", 1, 17, "never match protocol");
     bad("-A FORWARD -p foo", 1, 15, "unknown protocol");
     bad("-A FORWARD -t filter -j DROP", 1, 12, "-t option");
-    bad("-D FORWARD 1", 1, 1, "not supported");
+    bad("-D FORWARD 1", 1, 12, "Index of deletion too big");
+    bad("-L FORWARD", 1, 1, "not supported");
     bad("-A NOPE -j DROP", 1, 4, "chain `NOPE' does not exist");
     bad("-A FORWARD -I FORWARD", 1, 12, "only one command");
     bad("-s 1.2.3.4", 1, 1, "no command specified");

@@ -1,11 +1,11 @@
-//! iptables' own options (`-A -I -N -P -s -d -i -o -p -j -g -m -f -c`) on a line.
+//! iptables' own options on a line: the commands (`-A -I -D -R -N -P -F -Z -X -E`)
+//! and the rule's own tests and target (`-s -d -i -o -p -f -m -j -g`), `-c` and `-t`.
 
 use super::{Ext, Kind, Line};
 use crate::rules::addr::{self, Net};
 use crate::rules::error::{PResult, Problem};
 use crate::rules::iface::Iface;
 use crate::rules::matches::Pending;
-use crate::rules::num::parse_c_uint;
 use crate::rules::parse::options::Builtin;
 use crate::rules::rule::Neg;
 use crate::rules::target::PendingTarget;
@@ -31,23 +31,69 @@ impl Line<'_> {
             }
         };
         let arg = args.first().cloned().unwrap_or_default();
-        if !matches!(
+        let is_command = matches!(
             which,
-            Builtin::Append | Builtin::Insert | Builtin::NewChain | Builtin::Policy
-        ) {
+            Builtin::Append
+                | Builtin::Insert
+                | Builtin::Delete
+                | Builtin::Replace
+                | Builtin::Flush
+                | Builtin::Zero
+                | Builtin::DeleteChain
+                | Builtin::RenameChain
+                | Builtin::NewChain
+                | Builtin::Policy
+        );
+        if !is_command && which != Builtin::Table {
             self.first_rule_opt.get_or_insert(at);
         }
         match which {
             Builtin::Append => self.set_cmd(at, Kind::Append, arg, arg_tok)?,
             Builtin::Insert => {
-                let index = match self.next_word() {
+                let index = match self.rule_number()? {
                     None => 1,
-                    Some((n, tok)) => match parse_c_uint(&n, i32::MAX as u32) {
-                        Some(v) if v >= 1 => v as usize,
-                        _ => return Err(Problem::at(tok, format!("Invalid rule number `{n}'"))),
-                    },
+                    Some((n, tok)) => {
+                        self.arg_tok = Some(tok);
+                        n
+                    }
                 };
                 self.set_cmd(at, Kind::Insert(index), arg, arg_tok)?;
+            }
+            Builtin::Delete => {
+                let n = self.rule_number()?;
+                self.arg_tok = n.map(|x| x.1);
+                self.set_cmd(at, Kind::Delete(n.map(|x| x.0)), arg, arg_tok)?;
+            }
+            Builtin::Replace => {
+                let Some((n, tok)) = self.rule_number()? else {
+                    return Err(Problem::at(at, "-R requires a chain and a rule number"));
+                };
+                self.arg_tok = Some(tok);
+                self.set_cmd(at, Kind::Replace(n), arg, arg_tok)?;
+            }
+            Builtin::Flush | Builtin::DeleteChain | Builtin::Zero => {
+                let (chain, chain_tok) = self.next_word().unwrap_or((String::new(), at));
+                let kind = match which {
+                    Builtin::Flush => Kind::Flush,
+                    Builtin::DeleteChain => Kind::DeleteChain,
+                    _ if chain.is_empty() => Kind::Zero(None),
+                    _ => {
+                        let n = self.rule_number()?;
+                        self.arg_tok = n.map(|x| x.1);
+                        Kind::Zero(n.map(|x| x.0))
+                    }
+                };
+                self.set_cmd(at, kind, chain, chain_tok)?;
+            }
+            Builtin::RenameChain => {
+                let Some((new, tok)) = self.next_word() else {
+                    return Err(Problem::at(
+                        at,
+                        "-E requires old-chain-name and new-chain-name",
+                    ));
+                };
+                self.arg_tok = Some(tok);
+                self.set_cmd(at, Kind::Rename(new), arg, arg_tok)?;
             }
             Builtin::NewChain => self.set_cmd(at, Kind::NewChain, arg, arg_tok)?,
             Builtin::Policy => {
@@ -125,18 +171,35 @@ impl Line<'_> {
                 self.fragment = Some((invert, at));
             }
             Builtin::SetCounters => {
-                // iptables-restore without --counters ignores them; so do we.
+                // `-c PACKETS BYTES` sets the new rule's counters (iptables honours
+                // it even when iptables-restore runs without --counters).
+                once(self.counters.is_some())?;
+                let mut v = [0u64; 2];
                 for (k, a) in args.iter().enumerate() {
-                    if a.parse::<u64>().is_err() {
-                        return Err(Problem::at(arg_tok + k, format!("bad counter value `{a}'")));
-                    }
+                    v[k] = a.parse::<u64>().map_err(|_| {
+                        Problem::at(arg_tok + k, format!("bad counter value `{a}'"))
+                    })?;
                 }
+                self.counters = Some((v[0], v[1], at));
             }
             Builtin::Table => {
-                return Err(Problem::at(
-                    at,
-                    "The -t option cannot be used in iptables-restore (start a `*TABLE' section)",
-                ))
+                if !self.allow_table {
+                    return Err(Problem::at(
+                        at,
+                        "The -t option cannot be used in iptables-restore (start a `*TABLE' section)",
+                    ));
+                }
+                once(self.table.is_some())?;
+                let kind = crate::rules::TableKind::from_name(&arg).ok_or_else(|| {
+                    let msg = match arg.as_str() {
+                        "nat" | "mangle" | "security" => format!(
+                            "table `{arg}' is not supported by wasmwall (only filter and raw)"
+                        ),
+                        _ => format!("table '{arg}' does not exist"),
+                    };
+                    Problem::at(arg_tok, msg)
+                })?;
+                self.table = Some((kind, arg_tok));
             }
             Builtin::Unsupported => {
                 return Err(Problem::at(

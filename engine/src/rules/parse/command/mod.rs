@@ -19,22 +19,56 @@ pub(crate) enum Kind {
     Append,
     /// `-I CHAIN [N]` (1-based, default 1).
     Insert(usize),
+    /// `-D CHAIN N`, or `-D CHAIN RULE-SPEC` (None): the first rule equal to the spec.
+    Delete(Option<usize>),
+    /// `-R CHAIN N RULE-SPEC`.
+    Replace(usize),
+    /// `-F [CHAIN]`: remove the rules of one chain or of all.
+    Flush,
+    /// `-Z [CHAIN [N]]`: zero the counters of a rule, a chain or the table.
+    Zero(Option<usize>),
+    /// `-X [CHAIN]`: delete one user chain or all of them.
+    DeleteChain,
+    /// `-E OLD NEW`.
+    Rename(String),
     NewChain,
     /// `-P CHAIN POLICY`.
     Policy(String),
+}
+
+impl Kind {
+    /// Whether the command takes a rule specification.
+    fn takes_rule(&self) -> bool {
+        matches!(
+            self,
+            Kind::Append | Kind::Insert(_) | Kind::Delete(None) | Kind::Replace(_)
+        )
+    }
 }
 
 /// A parsed command line. Token indexes point into the line's tokens.
 #[derive(Debug)]
 pub(crate) struct Command {
     pub kind: Kind,
+    /// Empty for `-F`, `-Z` and `-X` without a chain.
     pub chain: String,
+    /// The chain's token, or the command's when no chain was given.
     pub chain_tok: usize,
-    /// One rule per source × destination address (empty for `-N` / `-P`).
+    /// The token of the command option itself (`-A`, `-D`...).
+    pub cmd_tok: usize,
+    /// The token of a rule number or a second name (`-D CHAIN 3`, `-E A B`).
+    pub arg_tok: Option<usize>,
+    /// One rule per source × destination address (empty without a rule spec).
     pub rules: Vec<Rule>,
     pub in_tok: Option<usize>,
     pub out_tok: Option<usize>,
     pub target_tok: Option<usize>,
+    /// `-t TABLE` (only where the caller allows it).
+    pub table: Option<(crate::rules::TableKind, usize)>,
+    /// `-c PACKETS BYTES`.
+    pub counters: Option<(u64, u64)>,
+    /// The `-c` token.
+    pub counters_tok: Option<usize>,
 }
 
 enum Ext {
@@ -55,7 +89,12 @@ impl Ext {
 struct Line<'t> {
     toks: &'t [Token],
     i: usize,
+    /// (kind, chain, chain token, command token)
     cmd: Option<(Kind, String, usize, usize)>,
+    arg_tok: Option<usize>,
+    allow_table: bool,
+    table: Option<(crate::rules::TableKind, usize)>,
+    counters: Option<(u64, u64, usize)>,
     srcs: Option<(Vec<Net>, bool, usize)>,
     dsts: Option<(Vec<Net>, bool, usize)>,
     in_iface: Option<(Neg<Iface>, usize)>,
@@ -68,10 +107,12 @@ struct Line<'t> {
     first_rule_opt: Option<usize>,
 }
 
-/// Parses the tokens of one command line.
-pub(crate) fn parse(toks: &[Token]) -> PResult<Command> {
+/// Parses the tokens of one command line; `allow_table`: whether `-t` may select
+/// the table (a single command) or not (inside an iptables-restore section).
+pub(crate) fn parse(toks: &[Token], allow_table: bool) -> PResult<Command> {
     let mut line = Line {
         toks,
+        allow_table,
         ..Line::default()
     };
     line.run()?;
@@ -231,6 +272,18 @@ impl<'t> Line<'t> {
         Some((tok.text.clone(), self.i - 1))
     }
 
+    /// An optional rule number after the chain (`-I CHAIN 2`, `-D CHAIN 3`): the next
+    /// plain word, which must then be a number from 1 up.
+    fn rule_number(&mut self) -> PResult<Option<(usize, usize)>> {
+        let Some((n, tok)) = self.next_word() else {
+            return Ok(None);
+        };
+        match crate::rules::num::parse_c_uint(&n, i32::MAX as u32) {
+            Some(v) if v >= 1 => Ok(Some((v as usize, tok))),
+            _ => Err(Problem::at(tok, format!("Invalid rule number `{n}'"))),
+        }
+    }
+
     fn apply(
         &mut self,
         at: usize,
@@ -267,7 +320,7 @@ impl<'t> Line<'t> {
                 ),
             ));
         }
-        if chain.is_empty() {
+        if chain.is_empty() && chain_tok != at {
             return Err(Problem::at(chain_tok, "empty chain name"));
         }
         self.cmd = Some((kind, chain, chain_tok, at));
@@ -275,22 +328,27 @@ impl<'t> Line<'t> {
     }
 
     fn finish(self) -> PResult<Command> {
-        let Some((kind, chain, chain_tok, _)) = self.cmd else {
+        let Some((kind, chain, chain_tok, cmd_tok)) = self.cmd else {
             return Err(Problem::at(
                 0,
-                "no command specified (expected -A, -I, -N or -P)",
+                "no command specified (expected -A, -I, -D, -R, -N, -P, -F, -X, -Z or -E)",
             ));
         };
         let mut cmd = Command {
             kind,
             chain,
             chain_tok,
+            cmd_tok,
+            arg_tok: self.arg_tok,
             rules: Vec::new(),
             in_tok: self.in_iface.as_ref().map(|x| x.1),
             out_tok: self.out_iface.as_ref().map(|x| x.1),
             target_tok: self.target,
+            table: self.table,
+            counters: self.counters.map(|(p, b, _)| (p, b)),
+            counters_tok: self.counters.map(|c| c.2),
         };
-        if matches!(cmd.kind, Kind::NewChain | Kind::Policy(_)) {
+        if !cmd.kind.takes_rule() {
             if let Some(t) = self.first_rule_opt {
                 return Err(Problem::at(
                     t,
