@@ -10,11 +10,19 @@
 //! - [`defrag`]: reassembly before tracking.
 //! - [`firewall`]: the router pipeline that ties them together.
 //! - `oracle` (feature `oracle`): replay of kernel-oracle traces.
-#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(all(target_arch = "wasm32", target_os = "wasi")),
+    forbid(unsafe_code)
+)]
+// The component's generated bindings (and only they) need unsafe code.
+#![cfg_attr(all(target_arch = "wasm32", target_os = "wasi"), deny(unsafe_code))]
 
 /// The engine's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+#[allow(unsafe_code)]
+mod component;
 pub mod conntrack;
 pub mod defrag;
 pub mod firewall;

@@ -11,6 +11,7 @@
 //!
 //! Each command first installs what it needs, only when missing (see `tools.rs`).
 
+mod component;
 mod reliability;
 mod run;
 mod serve;
@@ -241,10 +242,42 @@ fn test(root: &Path, quick: bool) -> ExitCode {
         }));
     }
     steps.push(step("WIT package", &["install tools"], check_wit));
+    if !quick {
+        steps.push(step("cargo clippy (wasip2)", &["install tools"], || {
+            run(
+                &mut cargo(&[
+                    "clippy",
+                    "-p",
+                    "wasmwall",
+                    "--lib",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+                None,
+            )
+        }));
+        steps.push(step(
+            "WASI component",
+            &["install tools", "WIT package"],
+            component::build_and_check,
+        ));
+    }
+    // The host tests need the component: they run in their own step, after it is built.
     steps.push(step("cargo test", &[], || {
-        run(&mut cargo(&["test", "--workspace"]), None)
+        run(
+            &mut cargo(&["test", "--workspace", "--exclude", "wasmwall-host"]),
+            None,
+        )
     }));
     if !quick {
+        steps.push(step(
+            "component host tests",
+            &["WASI component"],
+            component::host_tests,
+        ));
         steps.push(step("engine for wasm32", &["install tools"], || {
             run(
                 &mut cargo(&[
@@ -396,7 +429,7 @@ fn wasm_pack_test(flags: &[&str], label: &str) -> Result<(), String> {
 }
 
 /// Adds up the `test result: ok. N passed` lines of a test run; fails on a FAILED result.
-fn count_passed(output: &str) -> Result<u64, String> {
+pub(crate) fn count_passed(output: &str) -> Result<u64, String> {
     let mut passed = 0;
     for line in strip_ansi(output).lines() {
         let line = line.trim();

@@ -33,7 +33,7 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub struct Needs {
     /// Building the web app: wasm targets, wasm-pack, wasm-bindgen-cli, binaryen.
     pub web: bool,
-    /// wasm-tools, for the WIT check.
+    /// wasm-tools and the wasm targets, for the WIT check and the WASI component.
     pub wasm_tools: bool,
     /// Chromium, chromedriver and playwright-core, for the browser tests.
     pub browser: bool,
@@ -68,9 +68,11 @@ fn cargo_bin_dir() -> PathBuf {
 
 /// Makes sure every tool in `needs` is installed, installing what is missing.
 pub fn ensure(root: &Path, needs: Needs) -> Result<(), String> {
+    if needs.web || needs.wasm_tools {
+        ensure_targets()?;
+    }
     if needs.web {
         check_wasm_bindgen_pins(root)?;
-        ensure_targets()?;
         ensure_cargo_tool("wasm-pack", WASM_PACK, &["wasm-pack"], true)?;
         ensure_cargo_tool(
             "wasm-bindgen-cli",
