@@ -448,6 +448,7 @@ fn reject_with(r: RejectWith) -> w::RejectWith {
 }
 
 fn decision(d: fwl::Decision, trace: bool) -> w::Decision {
+    let explained = if trace { d.explain() } else { Vec::new() };
     w::Decision {
         outcome: match d.outcome {
             Outcome::Forwarded => w::Outcome::Forwarded,
@@ -464,11 +465,8 @@ fn decision(d: fwl::Decision, trace: bool) -> w::Decision {
             },
             chain: f.chain,
             rule: f.rule.map(to_u32),
-            trace: if trace {
-                f.trace.iter().map(ToString::to_string).collect()
-            } else {
-                Vec::new()
-            },
+            trace: if trace { f.trace } else { Vec::new() },
+            mark: f.mark,
         }),
         reason: d.reason,
         transition: d.transition.map(|(before, after)| w::Transition {
@@ -492,6 +490,7 @@ fn decision(d: fwl::Decision, trace: bool) -> w::Decision {
                 bytes: e.bytes,
             })
             .collect(),
+        trace: explained,
     }
 }
 

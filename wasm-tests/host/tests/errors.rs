@@ -506,10 +506,18 @@ fn trace_and_events_only_when_asked() {
             .process(10, Iface::Lan, &syn(40000, 80))
             .unwrap()
             .unwrap();
+        let explained = d.trace.clone();
         let filter = d.filter.unwrap();
         assert_eq!((filter.chain.as_str(), filter.rule), ("FORWARD", Some(5)));
         let events = fw.drain_events().unwrap();
         if on {
+            assert!(
+                explained
+                    .iter()
+                    .any(|l| l.starts_with("conntrack: NEW original, entry #1 created")),
+                "{explained:?}"
+            );
+            assert!(explained.contains(&"filter:FORWARD:rule:5:ACCEPT".to_string()));
             assert_eq!(
                 filter.trace,
                 ["filter:FORWARD:rule:5:ACCEPT".to_string()],
@@ -523,6 +531,7 @@ fn trace_and_events_only_when_asked() {
                 .starts_with("tcp      6 120 SYN_SENT src=192.168.1.20"));
             assert_eq!(fw.drain_events().unwrap(), vec![], "drained twice");
         } else {
+            assert!(explained.is_empty());
             assert!(filter.trace.is_empty());
             assert!(events.is_empty());
         }

@@ -126,6 +126,7 @@ pub fn decision(d: &nat::Decision, trace: bool) -> Decision {
             chain: f.chain.clone(),
             rule: f.rule.map(|r| r as u32),
             trace: if trace { f.trace.clone() } else { Vec::new() },
+            mark: f.mark,
         }),
         reason: d.reason.clone(),
         transition: d.transition.map(|(a, b)| Transition {
@@ -148,6 +149,7 @@ pub fn decision(d: &nat::Decision, trace: bool) -> Decision {
                 bytes: e.bytes.clone(),
             })
             .collect(),
+        trace: if trace { d.explain() } else { Vec::new() },
     }
 }
 
