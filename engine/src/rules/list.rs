@@ -175,7 +175,7 @@ fn rule_line(out: &mut String, r: &Rule, index: usize, f: &ListFormat) {
     } else {
         super::proto::name(proto)
     };
-    let _ = write!(out, "{pname:<5}");
+    let _ = write!(out, "{pname:<4} ");
     match r.ip.fragment {
         None => out.push_str("-- "),
         Some(false) => out.push_str("-f "),

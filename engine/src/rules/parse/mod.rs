@@ -444,20 +444,20 @@ fn command_line(
             };
             for &i in &victims {
                 let c = &table.chains[i];
-                if !c.rules.is_empty() {
-                    return Err(at(
-                        cmd.chain_tok,
-                        format!(
-                            "chain `{}' is not empty: flush it first (-F); the kernel refuses to delete it (Device or resource busy)",
-                            c.name
-                        ),
-                    ));
-                }
                 if let Some((from, _)) = referrer(table, i) {
                     return Err(at(
                         cmd.chain_tok,
                         format!(
                             "chain `{}' is still jumped to from chain {from}; the kernel refuses to delete it (Device or resource busy)",
+                            c.name
+                        ),
+                    ));
+                }
+                if !c.rules.is_empty() {
+                    return Err(at(
+                        cmd.chain_tok,
+                        format!(
+                            "chain `{}' is not empty: flush it first (-F); the kernel refuses to delete it (Device or resource busy)",
                             c.name
                         ),
                     ));

@@ -454,6 +454,188 @@ fn conntrack_tests_on_the_connection() {
 }
 
 #[test]
+fn conntrack_tuple_addresses_ports_and_unconfirmed_expiry() {
+    // The connection was opened by LAN:1 towards NET:2; this packet is the reply.
+    let p = udp(NET, 2, LAN, 1);
+    let confirmed = entry(status::SEEN_REPLY | status::CONFIRMED);
+    let unconfirmed = entry(0);
+    let run = |m: &str, e: &Entry| {
+        let mut r = rules(&format!("-A FORWARD {m} -j DROP"));
+        let mut ctx = p.ctx(CtState::Established);
+        ctx.ct = Some(e);
+        ctx.ct_dir = Some(Direction::Reply);
+        ctx.now_ms = 1_500;
+        r.filter(Hook::Forward, &ctx).verdict == Verdict::Drop
+    };
+    let c = &confirmed;
+    assert!(run("-m conntrack --ctorigsrc 192.168.1.0/24", c));
+    assert!(!run("-m conntrack --ctorigdst 192.168.1.0/24", c));
+    assert!(run(
+        "-m conntrack --ctreplsrc 203.0.113.5 --ctrepldst 192.168.1.10",
+        c
+    ));
+    assert!(run("-m conntrack ! --ctreplsrc 203.0.113.6", c));
+    assert!(!run("-m conntrack ! --ctorigsrc 192.168.0.0/16", c));
+    assert!(run("-m conntrack --ctorigsrcport 1 --ctorigdstport 2", c));
+    assert!(run("-m conntrack --ctreplsrcport 2 --ctrepldstport 0:1", c));
+    assert!(!run("-m conntrack --ctreplsrcport 3:65535", c));
+    assert!(run("-m conntrack ! --ctreplsrcport 3:65535", c));
+    assert!(!run("-m conntrack --ctorigdstport 9:3", c));
+    // Without a connection only a passing --ctstate matches.
+    let mut r = rules("-A FORWARD -m conntrack --ctorigsrc 0.0.0.0/0 -j DROP");
+    assert_eq!(
+        r.filter(Hook::Forward, &p.ctx(CtState::Invalid)).verdict,
+        Verdict::Accept
+    );
+    // An entry that is not confirmed yet has no timer: the kernel reports 0.
+    assert!(run("-m conntrack --ctexpire 0", &unconfirmed));
+    assert!(!run("-m conntrack --ctexpire 0", c));
+}
+
+#[test]
+fn iprange_length_ttl() {
+    let p = udp(LAN, 1, NET, 53); // 33 bytes, TTL 64
+    let drops =
+        |m: &str| verdict(&format!("-A FORWARD {m} -j DROP"), &p, CtState::New).0 == Verdict::Drop;
+    assert!(drops("-m iprange --src-range 192.168.1.10-192.168.1.20"));
+    assert!(drops("-m iprange --src-range 192.168.1.10"));
+    assert!(!drops("-m iprange --src-range 192.168.1.11-192.168.1.20"));
+    assert!(drops("-m iprange ! --src-range 192.168.1.11-192.168.1.20"));
+    assert!(!drops("-m iprange --src-range 192.168.1.20-192.168.1.10"));
+    assert!(drops(
+        "-m iprange --dst-range 203.0.113.0-203.0.113.255 --src-range 192.168.1.0-192.168.1.255"
+    ));
+    assert!(!drops(
+        "-m iprange --dst-range 203.0.113.0-203.0.113.255 ! --src-range 192.168.1.0-192.168.1.255"
+    ));
+    assert!(drops("-m length --length 33"));
+    assert!(drops("-m length --length 20:33"));
+    assert!(!drops("-m length --length 34:"));
+    assert!(drops("-m length ! --length 34:"));
+    assert!(!drops("-m length --length 40:20"));
+    assert!(drops("-m ttl --ttl-eq 64"));
+    assert!(!drops("! -p tcp -m ttl ! --ttl-eq 64"));
+    assert!(drops("-m ttl --ttl-gt 63"));
+    assert!(!drops("-m ttl --ttl-gt 64"));
+    assert!(drops("-m ttl --ttl-lt 65"));
+    assert!(!drops("-m ttl --ttl-lt 64"));
+}
+
+#[test]
+fn mark_targets_and_the_mark_match() {
+    let p = udp(LAN, 1, NET, 53);
+    let run = |text: &str, mark: u32| {
+        let mut r = rules(text);
+        let mut ctx = p.ctx(CtState::New);
+        ctx.mark = mark;
+        r.filter(Hook::Forward, &ctx)
+    };
+    // The mark a raw rule set arrives with the packet; MARK changes it for later rules.
+    let d = run(
+        "-A FORWARD -m mark --mark 0x5 -j MARK --set-mark 0x7
+         -A FORWARD -m mark --mark 0x7 -j MARK --or-mark 0x10
+         -A FORWARD -m mark --mark 0x10/0x10 -j DROP",
+        5,
+    );
+    assert_eq!((d.verdict, d.rule, d.mark), (Verdict::Drop, Some(3), 0x17));
+    assert_eq!(
+        d.trace,
+        [
+            "filter:FORWARD:rule:1:MARK",
+            "filter:FORWARD:rule:2:MARK",
+            "filter:FORWARD:rule:3:DROP"
+        ]
+    );
+    let apply = |target: &str, mark: u32| run(&format!("-A FORWARD -j MARK {target}"), mark).mark;
+    assert_eq!(apply("--set-xmark 0x5/0xff", 0x1234), 0x1205);
+    assert_eq!(apply("--set-mark 0x5/0xf0", 0x1234), 0x1205);
+    assert_eq!(apply("--and-mark 0xf0", 0x1234), 0x30);
+    assert_eq!(apply("--or-mark 0x3", 0x1234), 0x1237);
+    assert_eq!(apply("--xor-mark 0x3", 0x1234), 0x1237);
+    assert_eq!(apply("--set-mark 9", 0x1234), 9);
+    assert!(run("-A FORWARD -m mark ! --mark 5 -j DROP", 5).verdict == Verdict::Accept);
+    assert!(run("-A FORWARD -m mark --mark 0x4/0x4 -j DROP", 5).verdict == Verdict::Drop);
+}
+
+#[test]
+fn log_continues_and_records_the_line() {
+    let p = tcp(LAN, 40000, NET, 80, "S");
+    let mut r = rules(
+        "-A FORWARD -p tcp -j LOG --log-prefix \"fw: \" --log-level info
+-A FORWARD -j DROP",
+    );
+    let d = r.filter(Hook::Forward, &p.ctx(CtState::New));
+    assert_eq!((d.verdict, d.rule), (Verdict::Drop, Some(2)));
+    assert_eq!(
+        d.trace,
+        ["filter:FORWARD:rule:1:LOG", "filter:FORWARD:rule:2:DROP"]
+    );
+    let crate::rules::StepAt::Rule {
+        action: crate::rules::StepAction::Log(entry),
+        ..
+    } = &d.steps[0].at
+    else {
+        panic!("{:?}", d.steps[0]);
+    };
+    assert_eq!(entry.level, 6);
+    assert!(
+        entry
+            .text
+            .starts_with("fw: IN=lan OUT=wan MAC= SRC=192.168.1.10 DST=203.0.113.5 LEN=40 "),
+        "{}",
+        entry.text
+    );
+    let c = r.counters();
+    let f = c.table("filter").unwrap();
+    assert_eq!(
+        f.rules
+            .iter()
+            .map(|x| (x.packets, x.bytes))
+            .collect::<Vec<_>>(),
+        [(1, 40), (1, 40)]
+    );
+}
+
+#[test]
+fn limit_passes_bursts_then_the_rate() {
+    // 2/second, burst 2: a 500 ms bucket step.
+    let p = udp(LAN, 1, NET, 53);
+    let mut r = rules(
+        "-A FORWARD -m limit --limit 2/s --limit-burst 2 -j ACCEPT
+-A FORWARD -j DROP",
+    );
+    let mut at = |ms: u64| {
+        let mut ctx = p.ctx(CtState::New);
+        ctx.now_ms = ms;
+        r.filter(Hook::Forward, &ctx).rule
+    };
+    let got: Vec<_> = [0, 10, 20, 400, 520, 530, 2000, 2001, 2002]
+        .map(&mut at)
+        .to_vec();
+    assert_eq!(
+        got,
+        [
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(2),
+            Some(1),
+            Some(2),
+            Some(1),
+            Some(1),
+            Some(2)
+        ]
+    );
+    // A rule whose earlier match fails spends no token.
+    let mut r = rules(
+        "-A FORWARD -p tcp -m limit --limit 1/h --limit-burst 1 -j DROP
+-A FORWARD -m limit --limit 1/h --limit-burst 1 -j DROP",
+    );
+    assert_eq!(r.filter(Hook::Forward, &p.ctx(CtState::New)).rule, Some(2));
+    assert_eq!(r.filter(Hook::Forward, &p.ctx(CtState::New)).rule, None);
+}
+
+#[test]
 fn reject_verdicts() {
     let p = tcp(LAN, 1, NET, 23, "S");
     let text =

@@ -1,9 +1,12 @@
 //! Tests of the rule engine: parsing (with error positions), canonical save,
 //! matching and counters, REJECT answers, and agreement with recorded kernel traces.
 
+mod commands;
 mod eval;
 mod fuzz;
+mod list;
 mod parse;
+mod pipeline;
 mod reject;
 mod save;
 mod traces;
