@@ -304,6 +304,19 @@ impl Firewall {
         self.process_datagram(now_ms, from, bytes, &pkt, 0, d)
     }
 
+    /// Processes a batch of packets in order, each with its time and the interface
+    /// it enters from. One result per packet is appended to `out`, which callers can
+    /// reuse across batches.
+    pub fn process_batch<'p>(
+        &mut self,
+        packets: impl IntoIterator<Item = (u64, Iface, &'p [u8])>,
+        out: &mut Vec<Result<Decision, ProcessError>>,
+    ) {
+        for (now_ms, from, bytes) in packets {
+            out.push(self.process(now_ms, from, bytes));
+        }
+    }
+
     /// Everything after reassembly. `max_fragment` is the largest fragment the
     /// datagram arrived in (0 when it was not fragmented).
     fn process_datagram(
@@ -353,7 +366,7 @@ impl Firewall {
             return Ok(d);
         }
         d.ctstate = tracked.state;
-        d.reason = tracked.reason.clone();
+        d.reason = tracked.reason.map(|r| r.to_string());
         d.transition = tracked.transition;
         d.created = tracked.created;
         d.entry_id = tracked
@@ -557,7 +570,7 @@ impl Firewall {
             change,
             before,
             after,
-            reason: tracked.reason.clone(),
+            reason: tracked.reason.map(|r| r.to_string()),
             confirmed: !tracked.created,
         }
     }

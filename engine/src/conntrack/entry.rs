@@ -31,7 +31,7 @@ pub mod status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ProtoState {
-    Tcp(Box<TcpConn>),
+    Tcp(TcpConn),
     /// UDP: the moment after which traffic following a reply makes it a stream.
     Udp {
         stream_after_ms: u64,

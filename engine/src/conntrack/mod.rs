@@ -20,6 +20,7 @@ pub mod events;
 pub mod expect;
 pub mod helper;
 pub mod proc;
+pub mod reason;
 pub mod settings;
 pub mod snapshot;
 pub mod table;
@@ -30,6 +31,7 @@ pub use ctinfo::{CtInfo, CtState};
 pub use entry::{status, Entry, Helper, ProtoState};
 pub use events::{Event, EventKind};
 pub use expect::{Expectation, Expectations};
+pub use reason::Reason;
 pub use settings::{SettingError, Settings};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use table::Slot;
@@ -63,7 +65,7 @@ pub struct Template {
 }
 
 /// What conntrack made of a packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tracked {
     pub state: CtState,
     /// The kernel's ctinfo, when a connection is attached.
@@ -72,7 +74,7 @@ pub struct Tracked {
     /// The packet created a (still unconfirmed) entry.
     pub created: bool,
     /// Why the packet is INVALID, or why the tracker ignored it (`nf_conntrack_log_invalid` wording).
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// The tracker let the packet pass without updating the entry.
     pub ignored: bool,
     /// TCP state before → after.
@@ -82,7 +84,7 @@ pub struct Tracked {
 }
 
 impl Tracked {
-    fn invalid(reason: impl Into<String>) -> Tracked {
+    fn invalid(reason: impl Into<Reason>) -> Tracked {
         Tracked {
             state: CtState::Invalid,
             info: None,
@@ -108,6 +110,13 @@ impl Tracked {
             conn: Some(conn),
             reason: None,
             ..Tracked::invalid("")
+        }
+    }
+    fn ignored(info: CtInfo, conn: ConnRef, reason: Reason) -> Tracked {
+        Tracked {
+            ignored: true,
+            reason: Some(reason),
+            ..Tracked::attached(info, conn)
         }
     }
     /// What the filter sees when connection tracking is not loaded at all.
@@ -154,6 +163,8 @@ pub struct Conntrack {
     helper_state: HashMap<u32, HelperState>,
     /// The entry of the packet being processed, when it is not in the table.
     in_flight: Option<Entry>,
+    /// [`Table::inserts`] when the in-flight entry's tuple was looked up and missed.
+    in_flight_inserts: u64,
     events: Vec<Event>,
     record_events: bool,
     stats: Stats,
@@ -170,9 +181,9 @@ enum L4Verdict {
         kill: bool,
         transition: Option<(TcpState, TcpState)>,
     },
-    Ignore(String),
+    Ignore(Reason),
     Invalid {
-        reason: String,
+        reason: Reason,
         shrink_timeout_secs: Option<u32>,
     },
     Reopen,
@@ -192,6 +203,7 @@ impl Conntrack {
             expectations: Expectations::default(),
             helper_state: HashMap::new(),
             in_flight: None,
+            in_flight_inserts: 0,
             events: Vec::new(),
             record_events: true,
             stats: Stats::default(),
@@ -351,6 +363,33 @@ impl Conntrack {
         tracked
     }
 
+    /// Tracks a batch of raw IPv4 packets arriving at PREROUTING, each with its time,
+    /// as a standalone tracker (no filter): each packet is parsed and tracked, and
+    /// when `commit` is set its new connection is confirmed at once, as if the filter
+    /// had accepted it (like Open vSwitch's `ct(commit)`). One result per packet is
+    /// appended to `out`, which callers can reuse across batches.
+    pub fn track_batch<'p>(
+        &mut self,
+        packets: impl IntoIterator<Item = (u64, &'p [u8])>,
+        commit: bool,
+        out: &mut Vec<Result<Tracked, wire::WireError>>,
+    ) {
+        let tpl = Template::default();
+        for (now_ms, bytes) in packets {
+            let result = wire::parse(bytes).map(|pkt| {
+                let bytes = &bytes[..usize::from(pkt.ip.total_len)];
+                let tracked = self.track(now_ms, bytes, &pkt, &tpl);
+                if commit && tracked.drop.is_none() {
+                    // A helper refusing the packet or a lost insert race leaves the
+                    // entry unconfirmed, exactly as in the firewall pipeline.
+                    let _ = self.confirm(now_ms, &tracked, bytes, &pkt);
+                }
+                tracked
+            });
+            out.push(result);
+        }
+    }
+
     fn track_inner(
         &mut self,
         now: u64,
@@ -359,8 +398,8 @@ impl Conntrack {
         tpl: &Template,
         verify: bool,
     ) -> Tracked {
-        match pkt.l4 {
-            L4::Malformed(e) => return Tracked::invalid(e.to_string()),
+        match &pkt.l4 {
+            L4::Malformed(e) => return Tracked::invalid(Reason::Malformed(*e)),
             L4::Fragment => return Tracked::invalid("fragment"),
             L4::Icmp(ic) => {
                 if verify && !wire::transport_checksum_ok(bytes, pkt) {
@@ -370,7 +409,7 @@ impl Conntrack {
                     return Tracked::invalid("invalid icmp type");
                 }
                 if icmp_type::is_error(ic.icmp_type) {
-                    return self.icmp_error(now, pkt, &ic);
+                    return self.icmp_error(now, pkt, ic);
                 }
             }
             _ => {}
@@ -384,110 +423,145 @@ impl Conntrack {
                 }
                 other => other,
             };
-            let (conn, info, mut entry) = match hit {
+            let step = match hit {
                 Some(h) => {
                     self.stats.found += 1;
-                    let e = self.table.get(h.slot).expect("indexed slot is occupied");
-                    let info = if h.dir == Direction::Reply {
-                        CtInfo::EstablishedReply
-                    } else if e.seen_reply() {
-                        CtInfo::Established
-                    } else if e.has(status::EXPECTED) {
-                        CtInfo::Related
-                    } else {
-                        CtInfo::New
-                    };
-                    (ConnRef::Table(h.slot), info, None)
+                    self.existing_packet(now, h.slot, h.dir, bytes, pkt, verify)
                 }
-                None => match self.new_entry(now, tuple, tpl) {
-                    Ok((e, info)) => (ConnRef::InFlight, info, Some(e)),
-                    Err(t) => return t,
-                },
+                None => self.new_packet(now, tuple, tpl, bytes, pkt, verify),
             };
-            let is_new = entry.is_some();
-            let e: &mut Entry = match (&mut entry, conn) {
-                (Some(e), _) => e,
-                (None, ConnRef::Table(slot)) => self.table.get_mut(slot).expect("occupied"),
-                (None, ConnRef::InFlight) => unreachable!("in-flight entries come with an entry"),
-            };
-            let dir = info.direction();
-            let remaining = e.expires_ms.saturating_sub(now);
-            let verdict = l4_packet(
-                e,
-                is_new,
-                dir,
-                bytes,
-                pkt,
-                &self.settings,
-                verify,
-                now,
-                remaining,
-            );
-            match verdict {
-                L4Verdict::Reopen => {
-                    if let ConnRef::Table(slot) = conn {
-                        self.destroy(slot, now);
-                    }
-                    self.stats.search_restart += 1;
-                    continue;
+            match step {
+                Step::Done(t) => return t,
+                Step::Restart => self.stats.search_restart += 1,
+            }
+        }
+    }
+
+    /// A packet of a connection in the table.
+    fn existing_packet(
+        &mut self,
+        now: u64,
+        slot: Slot,
+        hit_dir: Direction,
+        bytes: &[u8],
+        pkt: &Packet,
+        verify: bool,
+    ) -> Step {
+        let conn = ConnRef::Table(slot);
+        let e = self.table.get_mut(slot).expect("indexed slot is occupied");
+        let info = if hit_dir == Direction::Reply {
+            CtInfo::EstablishedReply
+        } else if e.seen_reply() {
+            CtInfo::Established
+        } else if e.has(status::EXPECTED) {
+            CtInfo::Related
+        } else {
+            CtInfo::New
+        };
+        let dir = info.direction();
+        let remaining = e.expires_ms.saturating_sub(now);
+        let verdict = l4_packet(
+            e,
+            false,
+            dir,
+            bytes,
+            pkt,
+            &self.settings,
+            verify,
+            now,
+            remaining,
+        );
+        match verdict {
+            L4Verdict::Reopen => {
+                self.destroy(slot, now);
+                Step::Restart
+            }
+            L4Verdict::Invalid {
+                reason,
+                shrink_timeout_secs,
+            } => {
+                if let Some(secs) = shrink_timeout_secs {
+                    e.expires_ms = now + u64::from(secs) * 1000;
                 }
-                L4Verdict::Invalid {
-                    reason,
-                    shrink_timeout_secs,
-                } => {
-                    if let Some(secs) = shrink_timeout_secs {
-                        e.expires_ms = now + u64::from(secs) * 1000;
-                    }
-                    return Tracked::invalid(reason);
+                Step::Done(Tracked::invalid(reason))
+            }
+            L4Verdict::Ignore(reason) => {
+                let changed = mark_seen_reply(e, info);
+                if changed {
+                    self.update_event(conn, now);
                 }
-                L4Verdict::Ignore(reason) => {
-                    let mut t = Tracked::attached(info, conn);
-                    let changed = mark_seen_reply(e, info);
-                    t.ignored = true;
-                    t.reason = Some(reason);
-                    if is_new {
-                        self.in_flight = entry;
-                    } else if changed {
-                        self.update_event(conn, now);
-                    }
-                    return t;
+                Step::Done(Tracked::ignored(info, conn, reason))
+            }
+            L4Verdict::Accept {
+                timeout_secs,
+                assure,
+                kill,
+                transition,
+            } => {
+                let changed = accept(e, now, info, pkt, timeout_secs, assure, transition);
+                let mut t = Tracked::attached(info, conn);
+                t.transition = transition;
+                if kill {
+                    self.in_flight = self.destroy(slot, now);
+                    t.conn = Some(ConnRef::InFlight);
+                } else if changed {
+                    self.update_event(conn, now);
                 }
-                L4Verdict::Accept {
-                    timeout_secs,
-                    assure,
-                    kill,
-                    transition,
-                } => {
-                    let mut changed = false;
-                    if let Some(secs) = timeout_secs {
-                        e.expires_ms = now + u64::from(secs) * 1000;
-                    }
-                    let d = dir.index();
-                    e.counters[d].0 += 1;
-                    e.counters[d].1 += u64::from(pkt.ip.total_len);
-                    if assure && !e.is_assured() {
-                        e.status |= status::ASSURED;
-                        changed = true;
-                    }
-                    if let Some((old, new)) = transition {
-                        changed |= old != new;
-                    }
-                    changed |= mark_seen_reply(e, info);
-                    let mut t = Tracked::attached(info, conn);
-                    t.transition = transition;
-                    t.created = is_new;
-                    if is_new {
-                        self.in_flight = entry;
-                    } else if kill {
-                        if let ConnRef::Table(slot) = conn {
-                            self.in_flight = self.destroy(slot, now);
-                            t.conn = Some(ConnRef::InFlight);
-                        }
-                    } else if changed {
-                        self.update_event(conn, now);
-                    }
-                    return t;
-                }
+                Step::Done(t)
+            }
+        }
+    }
+
+    /// A packet that no entry in the table matches: it may create one (unconfirmed).
+    fn new_packet(
+        &mut self,
+        now: u64,
+        tuple: Tuple,
+        tpl: &Template,
+        bytes: &[u8],
+        pkt: &Packet,
+        verify: bool,
+    ) -> Step {
+        let (mut e, info) = match self.new_entry(now, tuple, tpl) {
+            Ok(created) => created,
+            Err(t) => return Step::Done(t),
+        };
+        let conn = ConnRef::InFlight;
+        let dir = info.direction();
+        let remaining = e.expires_ms.saturating_sub(now);
+        let verdict = l4_packet(
+            &mut e,
+            true,
+            dir,
+            bytes,
+            pkt,
+            &self.settings,
+            verify,
+            now,
+            remaining,
+        );
+        match verdict {
+            L4Verdict::Reopen => Step::Restart,
+            L4Verdict::Invalid { reason, .. } => Step::Done(Tracked::invalid(reason)),
+            L4Verdict::Ignore(reason) => {
+                mark_seen_reply(&mut e, info);
+                self.in_flight = Some(e);
+                self.in_flight_inserts = self.table.inserts();
+                Step::Done(Tracked::ignored(info, conn, reason))
+            }
+            L4Verdict::Accept {
+                timeout_secs,
+                assure,
+                transition,
+                ..
+            } => {
+                accept(&mut e, now, info, pkt, timeout_secs, assure, transition);
+                self.in_flight = Some(e);
+                self.in_flight_inserts = self.table.inserts();
+                let mut t = Tracked::attached(info, conn);
+                t.transition = transition;
+                t.created = true;
+                Step::Done(t)
             }
         }
     }
@@ -604,24 +678,24 @@ impl Conntrack {
     /// ICMP errors: RELATED to the connection whose packet they quote
     /// (`nf_conntrack_inet_error`), or INVALID.
     fn icmp_error(&mut self, now: u64, pkt: &Packet, ic: &IcmpInfo) -> Tracked {
-        let fail = |s: &mut Conntrack, reason: &str| {
+        let fail = |s: &mut Conntrack, reason: Reason| {
             s.stats.icmp_error += 1;
-            Tracked::invalid(reason.to_string())
+            Tracked::invalid(reason)
         };
         let Some(inner) = ic.inner else {
-            return fail(self, "icmp error quotes no readable packet");
+            return fail(self, Reason::Text("icmp error quotes no readable packet"));
         };
         if inner.is_fragment {
-            return fail(self, "icmp error quotes a fragment");
+            return fail(self, Reason::Text("icmp error quotes a fragment"));
         }
         let quoted = match inner.protocol {
             proto::TCP | proto::UDP => match inner.ports() {
                 Some((sp, dp)) => Tuple::ports(inner.protocol, inner.src, sp, inner.dst, dp),
-                None => return fail(self, "icmp error quotes a truncated header"),
+                None => return fail(self, Reason::Text("icmp error quotes a truncated header")),
             },
             proto::ICMP => {
                 if inner.l4_len < 8 {
-                    return fail(self, "icmp error quotes a truncated header");
+                    return fail(self, Reason::Text("icmp error quotes a truncated header"));
                 }
                 let h = inner.l4_head;
                 Tuple::icmp(
@@ -636,22 +710,37 @@ impl Conntrack {
         };
         // The quoted packet travelled the other way: look up its inverse.
         let Some(wanted) = quoted.invert() else {
-            return fail(self, "icmp error quotes a packet without reply tuple");
+            return fail(
+                self,
+                Reason::Text("icmp error quotes a packet without reply tuple"),
+            );
         };
         let Some(hit) = self.table.find(&wanted) else {
-            return fail(self, "icmp error quotes an untracked connection");
+            return fail(
+                self,
+                Reason::Text("icmp error quotes an untracked connection"),
+            );
         };
         let Some(e) = self.table.get(hit.slot) else {
-            return fail(self, "icmp error quotes an untracked connection");
+            return fail(
+                self,
+                Reason::Text("icmp error quotes an untracked connection"),
+            );
         };
         if e.is_expired(now) {
             self.destroy(hit.slot, now);
-            return fail(self, "icmp error quotes an untracked connection");
+            return fail(
+                self,
+                Reason::Text("icmp error quotes an untracked connection"),
+            );
         }
         let ct_dst = e.tuple(hit.dir).dst;
         if pkt.ip.dst != ct_dst {
-            let reason = format!("outer daddr {} != inner {}", pkt.ip.dst, ct_dst);
-            return fail(self, &reason);
+            let reason = Reason::OuterDaddr {
+                outer: pkt.ip.dst,
+                inner: ct_dst,
+            };
+            return fail(self, reason);
         }
         let info = match hit.dir {
             Direction::Original => CtInfo::Related,
@@ -683,7 +772,13 @@ impl Conntrack {
         let Some(mut e) = self.in_flight.take() else {
             return Ok(());
         };
-        if self.table.find(e.original()).is_some() || self.table.find(e.reply()).is_some() {
+        // The packet's lookup missed both tuples (the table's tuples are closed under
+        // inversion), and entries only leave since: unless something was inserted
+        // meanwhile, neither tuple can be there.
+        let inserted_since = self.table.inserts() != self.in_flight_inserts;
+        if inserted_since
+            && (self.table.find(e.original()).is_some() || self.table.find(e.reply()).is_some())
+        {
             self.stats.insert_failed += 1;
             return Err("insert failed: tuple already tracked");
         }
@@ -730,6 +825,41 @@ impl Conntrack {
     }
 }
 
+/// How one lookup of a packet ended.
+enum Step {
+    Done(Tracked),
+    /// The entry was deleted to reopen the connection: look up again.
+    Restart,
+}
+
+/// Applies an accepted packet to its entry: timer, counters, ASSURED, SEEN_REPLY.
+/// Returns whether anything an update event reports changed.
+fn accept(
+    e: &mut Entry,
+    now: u64,
+    info: CtInfo,
+    pkt: &Packet,
+    timeout_secs: Option<u32>,
+    assure: bool,
+    transition: Option<(TcpState, TcpState)>,
+) -> bool {
+    let mut changed = false;
+    if let Some(secs) = timeout_secs {
+        e.expires_ms = now + u64::from(secs) * 1000;
+    }
+    let d = info.direction().index();
+    e.counters[d].0 += 1;
+    e.counters[d].1 += u64::from(pkt.ip.total_len);
+    if assure && !e.is_assured() {
+        e.status |= status::ASSURED;
+        changed = true;
+    }
+    if let Some((old, new)) = transition {
+        changed |= old != new;
+    }
+    changed | mark_seen_reply(e, info)
+}
+
 /// Sets SEEN_REPLY on the first reply-direction packet; true if it changed.
 fn mark_seen_reply(e: &mut Entry, info: CtInfo) -> bool {
     if info == CtInfo::EstablishedReply && !e.seen_reply() {
@@ -763,8 +893,8 @@ fn l4_packet(
     now: u64,
     remaining_ms: u64,
 ) -> L4Verdict {
-    let invalid = |r: &str| L4Verdict::Invalid {
-        reason: r.to_string(),
+    let invalid = |r: &'static str| L4Verdict::Invalid {
+        reason: Reason::Text(r),
         shrink_timeout_secs: None,
     };
     let refresh = |secs: u32| L4Verdict::Accept {
@@ -773,7 +903,7 @@ fn l4_packet(
         kill: false,
         transition: None,
     };
-    match pkt.l4 {
+    match &pkt.l4 {
         L4::Tcp(tcp) => {
             if verify && !wire::transport_checksum_ok(bytes, pkt) {
                 return invalid("bad checksum");
@@ -782,8 +912,8 @@ fn l4_packet(
                 return invalid("invalid tcp flag combination");
             }
             if is_new {
-                match TcpConn::new(&tcp, s) {
-                    Some(conn) => e.proto = ProtoState::Tcp(Box::new(conn)),
+                match TcpConn::new(tcp, s) {
+                    Some(conn) => e.proto = ProtoState::Tcp(conn),
                     None => return invalid("invalid new"),
                 }
             }
@@ -791,7 +921,7 @@ fn l4_packet(
             let ProtoState::Tcp(conn) = &mut e.proto else {
                 return invalid("protocol mismatch");
             };
-            match conn.packet(dir, &tcp, seen_reply, assured, remaining_ms, s) {
+            match conn.packet(dir, tcp, seen_reply, assured, remaining_ms, s) {
                 TcpOutcome::Accepted {
                     old,
                     new,

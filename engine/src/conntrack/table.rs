@@ -2,14 +2,23 @@
 //!
 //! Like the kernel's hash table, every entry is reachable from its original and its
 //! reply tuple (one lookup finds a packet's connection whichever way it travels).
-//! Entries also sit in emulated hash *buckets* (one chain per direction) because early
-//! drop works bucket by bucket: when the table is full, the kernel scans up to 8
-//! consecutive buckets starting at the new packet's bucket and evicts every
-//! non-ASSURED entry of the first bucket where it finds any.
+//!
+//! * The **slab** holds the entries in fixed-size chunks, so growing never copies
+//!   entries and never holds more than one chunk of unused room. A freed slot is
+//!   reused by the next insert (last freed, first reused).
+//! * The **index** is one hash table of 8-byte items: a *node* (slot and direction)
+//!   and 32 bits of its tuple's hash. It stores no keys: a probe whose hash bits match
+//!   compares the wanted tuple with the entry's own tuple in the slab, and growing the
+//!   index never has to visit the entries. One well-mixed 64-bit hash of a tuple
+//!   ([`tuple_hash`]) serves the index and the buckets below.
+//! * Entries also sit in emulated hash **buckets** (one chain per direction) because
+//!   early drop works bucket by bucket: when the table is full, the kernel scans up to
+//!   8 consecutive buckets starting at the new packet's bucket and evicts every
+//!   non-ASSURED entry of the first bucket where it finds any.
 
 use super::entry::Entry;
 use super::tuple::{Direction, Tuple};
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 
 /// Where an entry lives in the slab.
 pub type Slot = u32;
@@ -22,6 +31,9 @@ pub struct Hit {
 }
 
 const NONE: u32 = u32::MAX;
+
+/// Entries per slab chunk.
+const CHUNK: usize = 512;
 
 /// Packs (slot, direction) into one word for the index and the bucket chains.
 fn node(slot: Slot, dir: Direction) -> u32 {
@@ -41,27 +53,75 @@ fn unnode(n: u32) -> Hit {
 /// The kernel's `NF_CT_EVICTION_RANGE`.
 pub const EVICTION_RANGE: u32 = 8;
 
+/// A fixed, well-mixed 64-bit hash of a tuple (so runs are reproducible): the
+/// addresses and the ports/protocol packed into a word each, mixed with the
+/// finaliser of MurmurHash3.
+pub fn tuple_hash(t: &Tuple) -> u64 {
+    let mut h = u64::from(u32::from(t.src)) << 32 | u64::from(u32::from(t.dst));
+    h ^= (u64::from(t.sport) << 24 | u64::from(t.dport) << 8 | u64::from(t.protocol))
+        .rotate_left(17);
+    h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// One place in the slab: the entry, and the next node of each of its bucket chains.
+#[derive(Debug, Clone)]
+struct Place {
+    entry: Option<Entry>,
+    next: [u32; 2],
+}
+
 #[derive(Debug, Clone)]
 pub struct Table {
-    slots: Vec<Option<Entry>>,
+    /// The slab, in chunks of [`CHUNK`] places.
+    chunks: Vec<Vec<Place>>,
     free: Vec<Slot>,
-    index: HashMap<Tuple, u32>,
+    index: HashTable<u64>,
     /// First node of each bucket's chain.
     heads: Vec<u32>,
-    /// Next node in the chain, per slot and direction.
-    next: Vec<[u32; 2]>,
     len: usize,
+    /// Inserts over the table's lifetime.
+    inserts: u64,
+}
+
+/// The place of a slot in the slab.
+fn place(chunks: &[Vec<Place>], slot: Slot) -> Option<&Place> {
+    let s = slot as usize;
+    chunks.get(s / CHUNK)?.get(s % CHUNK)
+}
+fn place_mut(chunks: &mut [Vec<Place>], slot: Slot) -> Option<&mut Place> {
+    let s = slot as usize;
+    chunks.get_mut(s / CHUNK)?.get_mut(s % CHUNK)
+}
+
+/// An index item: the node and the upper half of its tuple's hash.
+fn item(h: u64, n: u32) -> u64 {
+    h & 0xffff_ffff_0000_0000 | u64::from(n)
+}
+/// The hash the index files an item under, from the hash bits the item keeps.
+fn item_hash(it: u64) -> u64 {
+    it & 0xffff_ffff_0000_0000 | it >> 32
+}
+
+/// The tuple a node of the index stands for.
+fn node_tuple(chunks: &[Vec<Place>], n: u32) -> Option<&Tuple> {
+    let h = unnode(n);
+    place(chunks, h.slot)?
+        .entry
+        .as_ref()
+        .map(|e| e.tuple(h.dir))
 }
 
 impl Table {
     pub fn new(buckets: u32) -> Table {
         Table {
-            slots: Vec::new(),
+            chunks: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: HashTable::new(),
             heads: vec![NONE; buckets.max(1) as usize],
-            next: Vec::new(),
             len: 0,
+            inserts: 0,
         }
     }
 
@@ -71,30 +131,51 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// How many entries were ever inserted: a lookup that missed stays a miss for as
+    /// long as this does not change.
+    pub fn inserts(&self) -> u64 {
+        self.inserts
+    }
     pub fn bucket_count(&self) -> u32 {
         self.heads.len() as u32
     }
 
-    /// A tuple's bucket: a fixed, well-mixed hash so runs are reproducible.
-    pub fn bucket_of(&self, t: &Tuple) -> u32 {
-        let mut h = u64::from(u32::from(t.src)) << 32 | u64::from(u32::from(t.dst));
-        h ^= (u64::from(t.sport) << 24 | u64::from(t.dport) << 8 | u64::from(t.protocol))
-            .rotate_left(17);
-        h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^= h >> 33;
+    /// The bucket of a tuple's hash.
+    fn bucket_of_hash(&self, h: u64) -> u32 {
         ((h as u128 * self.heads.len() as u128) >> 64) as u32
     }
 
+    /// A tuple's bucket.
+    pub fn bucket_of(&self, t: &Tuple) -> u32 {
+        self.bucket_of_hash(tuple_hash(t))
+    }
+
     pub fn find(&self, t: &Tuple) -> Option<Hit> {
-        self.index.get(t).map(|&n| unnode(n))
+        let chunks = &self.chunks;
+        let h = tuple_hash(t);
+        self.index
+            .find(item_hash(h), |&it| {
+                it >> 32 == h >> 32 && node_tuple(chunks, it as u32) == Some(t)
+            })
+            .map(|&it| unnode(it as u32))
     }
 
     pub fn get(&self, slot: Slot) -> Option<&Entry> {
-        self.slots.get(slot as usize).and_then(Option::as_ref)
+        place(&self.chunks, slot)?.entry.as_ref()
     }
     pub fn get_mut(&mut self, slot: Slot) -> Option<&mut Entry> {
-        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+        place_mut(&mut self.chunks, slot)?.entry.as_mut()
+    }
+
+    fn next(&self, n: u32) -> u32 {
+        let h = unnode(n);
+        place(&self.chunks, h.slot).map_or(NONE, |p| p.next[h.dir.index()])
+    }
+    fn set_next(&mut self, n: u32, to: u32) {
+        let h = unnode(n);
+        if let Some(p) = place_mut(&mut self.chunks, h.slot) {
+            p.next[h.dir.index()] = to;
+        }
     }
 
     /// Inserts an entry under both tuples. The caller guarantees neither tuple is present.
@@ -102,47 +183,68 @@ impl Table {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
-                self.slots.push(None);
-                self.next.push([NONE; 2]);
-                (self.slots.len() - 1) as Slot
+                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                    self.chunks.push(Vec::with_capacity(CHUNK));
+                }
+                let last = self.chunks.len() - 1;
+                let chunk = &mut self.chunks[last];
+                chunk.push(Place {
+                    entry: None,
+                    next: [NONE; 2],
+                });
+                (last * CHUNK + chunk.len() - 1) as Slot
             }
         };
+        let hashes = [tuple_hash(entry.original()), tuple_hash(entry.reply())];
+        place_mut(&mut self.chunks, slot)
+            .expect("slot was just allocated")
+            .entry = Some(entry);
+        // A tuple that is its own inverse (same address and port both ways) is indexed
+        // once, by its reply node, so it is found in the reply direction (as in the
+        // kernel, where the reply node is chained in front of the original one).
+        let self_inverse =
+            hashes[0] == hashes[1] && self.get(slot).is_some_and(|e| e.original() == e.reply());
         for dir in [Direction::Original, Direction::Reply] {
-            let t = *entry.tuple(dir);
-            let b = self.bucket_of(&t) as usize;
-            self.next[slot as usize][dir.index()] = self.heads[b];
-            self.heads[b] = node(slot, dir);
-            self.index.insert(t, node(slot, dir));
+            let h = hashes[dir.index()];
+            let me = node(slot, dir);
+            let b = self.bucket_of_hash(h) as usize;
+            let head = self.heads[b];
+            self.set_next(me, head);
+            self.heads[b] = me;
+            if dir == Direction::Original && self_inverse {
+                continue;
+            }
+            self.index
+                .insert_unique(item_hash(h), item(h, me), |&it| item_hash(it));
         }
-        self.slots[slot as usize] = Some(entry);
         self.len += 1;
+        self.inserts += 1;
         slot
     }
 
     /// Removes an entry, returning it.
     pub fn remove(&mut self, slot: Slot) -> Option<Entry> {
-        let entry = self.slots.get_mut(slot as usize)?.take()?;
+        let entry = place_mut(&mut self.chunks, slot)?.entry.take()?;
         for dir in [Direction::Original, Direction::Reply] {
-            let t = entry.tuple(dir);
-            self.index.remove(t);
-            let b = self.bucket_of(t) as usize;
             let me = node(slot, dir);
+            let h = tuple_hash(entry.tuple(dir));
+            if let Ok(found) = self.index.find_entry(item_hash(h), |&it| it as u32 == me) {
+                found.remove();
+            }
+            let b = self.bucket_of_hash(h) as usize;
             let mut cur = self.heads[b];
-            let mut prev: Option<u32> = None;
+            let mut prev = NONE;
             while cur != NONE {
-                let h = unnode(cur);
-                let nxt = self.next[h.slot as usize][h.dir.index()];
+                let nxt = self.next(cur);
                 if cur == me {
-                    match prev {
-                        None => self.heads[b] = nxt,
-                        Some(p) => {
-                            let ph = unnode(p);
-                            self.next[ph.slot as usize][ph.dir.index()] = nxt;
-                        }
+                    if prev == NONE {
+                        self.heads[b] = nxt;
+                    } else {
+                        self.set_next(prev, nxt);
                     }
                     break;
                 }
-                prev = Some(cur);
+                prev = cur;
                 cur = nxt;
             }
         }
@@ -156,26 +258,93 @@ impl Table {
         let mut out = Vec::new();
         let mut cur = self.heads[bucket as usize];
         while cur != NONE {
-            let h = unnode(cur);
-            if !out.contains(&h.slot) {
-                out.push(h.slot);
+            let slot = unnode(cur).slot;
+            if !out.contains(&slot) {
+                out.push(slot);
             }
-            cur = self.next[h.slot as usize][h.dir.index()];
+            cur = self.next(cur);
         }
         out
     }
 
     /// Occupied slots in slab order.
     pub fn slots(&self) -> impl Iterator<Item = (Slot, &Entry)> + '_ {
-        self.slots
+        self.chunks
             .iter()
+            .flatten()
             .enumerate()
-            .filter_map(|(i, e)| e.as_ref().map(|e| (i as Slot, e)))
+            .filter_map(|(i, p)| p.entry.as_ref().map(|e| (i as Slot, e)))
     }
 
     /// Drops everything.
     pub fn clear(&mut self) {
         let buckets = self.heads.len() as u32;
+        let inserts = self.inserts;
         *self = Table::new(buckets);
+        self.inserts = inserts;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conntrack::entry::ProtoState;
+
+    fn entry(id: u32, t: Tuple) -> Entry {
+        Entry {
+            id,
+            tuple: [t, t.invert().unwrap()],
+            status: 0,
+            expires_ms: 1000,
+            created_ms: 0,
+            proto: ProtoState::Generic,
+            mark: 0,
+            helper: None,
+            master: None,
+            counters: [(0, 0); 2],
+        }
+    }
+
+    fn tcp(a: [u8; 4], sp: u16, b: [u8; 4], dp: u16) -> Tuple {
+        Tuple::ports(6, a.into(), sp, b.into(), dp)
+    }
+
+    #[test]
+    fn both_tuples_find_the_entry_until_it_is_removed() {
+        let mut t = Table::new(4);
+        let mut slots = Vec::new();
+        for i in 0..2000u16 {
+            slots.push(t.insert(entry(
+                u32::from(i),
+                tcp([10, 0, 0, 1], i, [10, 0, 0, 2], 80),
+            )));
+        }
+        assert_eq!(t.len(), 2000);
+        let hit = t.find(&tcp([10, 0, 0, 2], 80, [10, 0, 0, 1], 7)).unwrap();
+        assert_eq!((hit.slot, hit.dir), (slots[7], Direction::Reply));
+        let e = t.remove(slots[7]).unwrap();
+        assert_eq!(e.id, 7);
+        assert!(t.find(e.original()).is_none() && t.find(e.reply()).is_none());
+        // Every bucket chain still holds every other entry once per direction.
+        let chained: usize = (0..4).map(|b| t.bucket_slots(b).len()).sum();
+        assert!(chained >= 1999);
+        // The freed slot is reused first.
+        assert_eq!(
+            t.insert(entry(9999, tcp([1, 1, 1, 1], 1, [2, 2, 2, 2], 2))),
+            slots[7]
+        );
+        assert_eq!(t.slots().count(), 2000);
+        assert_eq!(t.inserts(), 2001);
+    }
+
+    #[test]
+    fn a_tuple_that_is_its_own_inverse_is_found_as_reply() {
+        let mut t = Table::new(16);
+        let same = tcp([10, 0, 0, 1], 5000, [10, 0, 0, 1], 5000);
+        let slot = t.insert(entry(1, same));
+        assert_eq!(t.find(&same).unwrap().dir, Direction::Reply);
+        assert!(t.remove(slot).is_some());
+        assert!(t.find(&same).is_none());
+        assert!(t.is_empty());
     }
 }

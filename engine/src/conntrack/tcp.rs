@@ -6,6 +6,7 @@
 //! ignored packets and RSTs, then [`TcpConn::in_window`] checks the sequence numbers
 //! against what each side has seen (van Rooij's "Real Stateful TCP Packet Filtering").
 
+use super::reason::Reason;
 use super::settings::Settings;
 use super::tuple::Direction;
 use crate::wire::{tcp_flags, TcpInfo};
@@ -234,8 +235,8 @@ pub struct TcpConn {
 pub enum WindowVerdict {
     Accept,
     /// Let the packet pass with its entry, but change nothing.
-    Ignore(String),
-    Invalid(String),
+    Ignore(Reason),
+    Invalid(Reason),
 }
 
 /// What the ignore path decided.
@@ -269,11 +270,11 @@ pub enum TcpOutcome {
         kill: bool,
     },
     /// Passed with the entry attached, nothing changed (`NF_ACCEPT` without update).
-    Ignored { reason: String },
+    Ignored { reason: Reason },
     /// The packet is INVALID (no entry attached). An out-of-window FIN/RST answering
     /// one from the other side cuts an ASSURED entry's timeout to `shrink_timeout_secs`.
     Invalid {
-        reason: String,
+        reason: Reason,
         shrink_timeout_secs: Option<u32>,
     },
     /// A SYN reopening a closed connection: delete the entry and look up again.
@@ -371,12 +372,11 @@ impl TcpConn {
             Next::To(s) => Some(s),
             Next::Iv => {
                 return TcpOutcome::Invalid {
-                    reason: format!(
-                        "packet (index {}) in dir {} invalid, state {}",
-                        class as u8,
-                        d,
-                        old.name()
-                    ),
+                    reason: Reason::TcpInvalid {
+                        class,
+                        dir,
+                        state: old,
+                    },
                     shrink_timeout_secs: None,
                 }
             }
@@ -412,7 +412,7 @@ impl TcpConn {
                 // RFC 5961: an ACK answering a spurious SYN does not ack the last FIN.
                 self.last_flags &= !dir_flags::EXP_CHALLENGE_ACK;
                 return TcpOutcome::Ignored {
-                    reason: "challenge-ack ignored".into(),
+                    reason: Reason::Text("challenge-ack ignored"),
                 };
             }
             TcpState::SynSent2 => self.last_flags |= dir_flags::SIMULTANEOUS_OPEN,
@@ -427,7 +427,7 @@ impl TcpConn {
                 let Some(check) = self.check_rst(dir, tcp, old, seen_reply, assured, settings)
                 else {
                     return TcpOutcome::Invalid {
-                        reason: "invalid rst".into(),
+                        reason: Reason::Text("invalid rst"),
                         shrink_timeout_secs: None,
                     };
                 };
@@ -566,12 +566,11 @@ impl TcpConn {
             self.last_ack = tcp.ack;
         }
         Ignore::Ignored(TcpOutcome::Ignored {
-            reason: format!(
-                "packet (index {}) in dir {} ignored, state {}",
-                class as u8,
-                dir.index(),
-                old.name()
-            ),
+            reason: Reason::TcpIgnored {
+                class,
+                dir,
+                state: old,
+            },
         })
     }
 }
@@ -767,19 +766,15 @@ impl TcpConn {
                 // note the data so that its ACK does not look like an ACK of unseen data.
                 self.seen[d].end = end;
                 self.seen[d].flags |= dir_flags::DATA_UNACKNOWLEDGED;
-                return verdict(WindowVerdict::Ignore(format!(
-                    "{overshot} bytes more than expected"
-                )));
+                return verdict(WindowVerdict::Ignore(Reason::OverWindow(overshot)));
             }
-            return verdict(WindowVerdict::Invalid(format!(
-                "SEQ is over upper bound {} (over the window of the receiver)",
-                sender.maxend.wrapping_add(1)
+            return verdict(WindowVerdict::Invalid(Reason::SeqOverUpper(
+                sender.maxend.wrapping_add(1),
             )));
         }
         if !before(sack, receiver.end.wrapping_add(1)) {
-            return verdict(WindowVerdict::Invalid(format!(
-                "ACK is over upper bound {} (ACKed data not seen yet)",
-                receiver.end.wrapping_add(1)
+            return verdict(WindowVerdict::Invalid(Reason::AckOverUpper(
+                receiver.end.wrapping_add(1),
             )));
         }
         let in_recv_win = receiver.maxwin == 0
@@ -788,9 +783,8 @@ impl TcpConn {
                 sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1),
             );
         if !in_recv_win {
-            return verdict(WindowVerdict::Ignore(format!(
-                "SEQ is under lower bound {} (already ACKed data retransmitted)",
-                sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1)
+            return verdict(WindowVerdict::Ignore(Reason::SeqUnderLower(
+                sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1),
             )));
         }
         let ack_floor = receiver
@@ -798,9 +792,7 @@ impl TcpConn {
             .wrapping_sub(max_ack_window(&sender))
             .wrapping_sub(1);
         if !after(sack, ack_floor) {
-            return verdict(WindowVerdict::Ignore(format!(
-                "ignored ACK under lower bound {ack_floor} (possible overly delayed)"
-            )));
+            return verdict(WindowVerdict::Ignore(Reason::AckUnderLower(ack_floor)));
         }
 
         if !syn {

@@ -1,18 +1,72 @@
 //! Internet checksums (RFC 1071) for IPv4 headers and transport segments.
 //!
-//! `Sum16BitWords` sums native-endian words; `.to_be()` turns its result into the
-//! numeric checksum value that is stored big-endian on the wire.
+//! The one's-complement sum does not depend on byte order up to a final byte swap
+//! (RFC 1071, section 2), and 16-bit words can be summed 64 bits at a time with
+//! end-around carry (section 2 (B)), so the bytes are summed as native-endian 64-bit
+//! words and the carries folded back at the end. A sum that verifies is `0xffff` in
+//! any byte order.
 
 use super::{proto, Packet, L4};
-use etherparse::checksum::Sum16BitWords;
+
+/// Adds `data` to a one's-complement accumulator (below 2^48) as native-endian 16-bit
+/// words; an odd byte at the end is padded with zero, as RFC 1071 says. The result
+/// stays below 2^35.
+fn add(acc: u64, data: &[u8]) -> u64 {
+    // Two independent 64-bit one's-complement lanes (end-around carry), 16 bytes a step.
+    let (mut a, mut b) = (acc, 0u64);
+    let mut blocks = data.chunks_exact(16);
+    for blk in &mut blocks {
+        let (x, y) = blk.split_at(8);
+        let (s, c) = a.overflowing_add(u64::from_ne_bytes(x.try_into().unwrap_or_default()));
+        a = s + u64::from(c);
+        let (s, c) = b.overflowing_add(u64::from_ne_bytes(y.try_into().unwrap_or_default()));
+        b = s + u64::from(c);
+    }
+    let mut rest = blocks.remainder();
+    if rest.len() >= 8 {
+        let (x, r) = rest.split_at(8);
+        let (s, c) = b.overflowing_add(u64::from_ne_bytes(x.try_into().unwrap_or_default()));
+        b = s + u64::from(c);
+        rest = r;
+    }
+    let mut tail = [0u8; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    let (s, c) = a.overflowing_add(u64::from_ne_bytes(tail));
+    a = s + u64::from(c);
+    // Fold the lanes to 32-bit halves so the sum cannot overflow.
+    (a >> 32) + (a & 0xffff_ffff) + (b >> 32) + (b & 0xffff_ffff)
+}
+
+/// Adds the IPv4 pseudo-header of a transport segment.
+fn add_pseudo(acc: u64, src: [u8; 4], dst: [u8; 4], protocol: u8, len: usize) -> u64 {
+    acc + u64::from(u32::from_ne_bytes(src))
+        + u64::from(u32::from_ne_bytes(dst))
+        + u64::from(u16::from_ne_bytes([0, protocol]))
+        + u64::from(u16::from_ne_bytes((len as u16).to_be_bytes()))
+}
+
+/// Folds the carries back into 16 bits (still in native word order).
+fn fold(acc: u64) -> u16 {
+    let acc = (acc & 0xffff_ffff) + (acc >> 32); // at most 33 bits
+    let acc = (acc & 0xffff) + (acc >> 16); // at most 18 bits
+    let acc = (acc & 0xffff) + (acc >> 16); // at most 17 bits
+    ((acc & 0xffff) + (acc >> 16)) as u16
+}
+
+/// The checksum to store for a folded sum, as a number to write big-endian.
+fn to_store(sum: u16) -> u16 {
+    u16::from_be_bytes((!sum).to_ne_bytes())
+}
 
 /// The one's-complement sum over an IPv4 header: 0 when the stored checksum is right,
 /// otherwise the checksum to store (with the checksum field zeroed).
 pub fn ipv4_header_checksum(header: &[u8]) -> u16 {
-    Sum16BitWords::new()
-        .add_slice(header)
-        .ones_complement()
-        .to_be()
+    to_store(fold(add(0, header)))
+}
+
+/// Whether an IPv4 header's checksum verifies.
+pub(crate) fn ipv4_header_ok(header: &[u8]) -> bool {
+    fold(add(0, header)) == 0xffff
 }
 
 /// Verifies a TCP, UDP or ICMP checksum as `nf_ip_checksum` does, over the transport
@@ -21,36 +75,65 @@ pub fn ipv4_header_checksum(header: &[u8]) -> u16 {
 pub fn transport_checksum_ok(bytes: &[u8], packet: &Packet) -> bool {
     let ip = &packet.ip;
     let seg = &bytes[ip.header_len as usize..ip.total_len as usize];
-    let pseudo = |p: u8| {
-        Sum16BitWords::new()
-            .add_4bytes(ip.src.octets())
-            .add_4bytes(ip.dst.octets())
-            .add_2bytes([0, p])
-            .add_2bytes((seg.len() as u16).to_be_bytes())
+    let pseudo = |p: u8| add_pseudo(0, ip.src.octets(), ip.dst.octets(), p, seg.len());
+    let sum = match &packet.l4 {
+        L4::Tcp(_) => add(pseudo(proto::TCP), seg),
+        L4::Udp(u) if u.checksum == 0 => return true,
+        L4::Udp(_) => add(pseudo(proto::UDP), seg),
+        L4::Icmp(_) => add(0, seg),
+        _ => return true,
     };
-    match packet.l4 {
-        L4::Tcp(_) => pseudo(proto::TCP).add_slice(seg).ones_complement() == 0,
-        L4::Udp(u) if u.checksum == 0 => true,
-        L4::Udp(_) => pseudo(proto::UDP).add_slice(seg).ones_complement() == 0,
-        L4::Icmp(_) => Sum16BitWords::new().add_slice(seg).ones_complement() == 0,
-        _ => true,
-    }
+    fold(sum) == 0xffff
 }
 
 /// Computes the checksum to store in a transport header whose checksum field is zero.
 pub(crate) fn transport_checksum(src: [u8; 4], dst: [u8; 4], protocol: u8, seg: &[u8]) -> u16 {
-    if protocol == proto::ICMP {
-        return Sum16BitWords::new()
-            .add_slice(seg)
+    let start = if protocol == proto::ICMP {
+        0
+    } else {
+        add_pseudo(0, src, dst, protocol, seg.len())
+    };
+    to_store(fold(add(start, seg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::checksum::Sum16BitWords;
+
+    /// The reference: etherparse's 16-bit word sum.
+    fn reference(data: &[u8]) -> u16 {
+        Sum16BitWords::new()
+            .add_slice(data)
             .ones_complement()
-            .to_be();
+            .to_be()
     }
-    Sum16BitWords::new()
-        .add_4bytes(src)
-        .add_4bytes(dst)
-        .add_2bytes([0, protocol])
-        .add_2bytes((seg.len() as u16).to_be_bytes())
-        .add_slice(seg)
-        .ones_complement()
-        .to_be()
+
+    #[test]
+    fn agrees_with_a_plain_word_sum_at_every_length() {
+        let mut data = Vec::new();
+        let mut x: u32 = 0x1234_5678;
+        for len in 0..300 {
+            assert_eq!(ipv4_header_checksum(&data), reference(&data), "len {len}");
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            data.push((x >> 16) as u8);
+        }
+        assert_eq!(ipv4_header_checksum(&[0xff; 64]), reference(&[0xff; 64]));
+        assert_eq!(ipv4_header_checksum(&[0; 20]), reference(&[0; 20]));
+    }
+
+    #[test]
+    fn a_header_with_its_checksum_verifies() {
+        let mut h = [
+            0x45, 0, 0, 0x3c, 0x1c, 0x46, 0x40, 0, 0x40, 6, 0, 0, 0xac, 0x10, 0x0a, 0x63, 0xac,
+            0x10, 0x0a, 0x0c,
+        ];
+        let c = ipv4_header_checksum(&h);
+        assert_eq!(c, 0xb1e6);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        assert!(ipv4_header_ok(&h));
+        assert_eq!(ipv4_header_checksum(&h), 0);
+        h[0] ^= 1;
+        assert!(!ipv4_header_ok(&h));
+    }
 }

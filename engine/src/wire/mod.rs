@@ -9,7 +9,8 @@
 //! * a broken transport header is [`L4::Malformed`]: netfilter sees the packet, conntrack
 //!   cannot track it, and the filter table sees it as INVALID.
 //!
-//! Header fields are read with `etherparse`; TCP options are walked the way
+//! IPv4, TCP and UDP headers are read by hand (they are on every packet's path);
+//! ICMP messages with `etherparse`. TCP options are walked the way
 //! `nf_conntrack_proto_tcp.c` walks them (a malformed option ends the walk silently).
 
 mod build;
@@ -329,48 +330,58 @@ pub fn parse(bytes: &[u8]) -> Result<Packet, WireError> {
     Ok(Packet { ip, l4 })
 }
 
+/// A big-endian u16 at `at` (the caller has checked the length).
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+/// A big-endian u32 at `at` (the caller has checked the length).
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The IPv4 header, checked in `ip_rcv`'s order: length, version, IHL, total length,
+/// header checksum.
+#[inline(always)]
 fn parse_ipv4(bytes: &[u8]) -> Result<Ipv4Info, WireError> {
-    use etherparse::err::ipv4::{HeaderError, HeaderSliceError};
-    let hdr = etherparse::Ipv4HeaderSlice::from_slice(bytes).map_err(|e| match e {
-        HeaderSliceError::Len(_) if bytes.len() < 20 => WireError::TooShort { len: bytes.len() },
-        HeaderSliceError::Len(_) => WireError::BadHeaderLength {
-            ihl: bytes[0] & 0x0f,
-        },
-        HeaderSliceError::Content(HeaderError::UnexpectedVersion { version_number }) => {
-            WireError::NotIpv4 {
-                version: version_number,
-            }
-        }
-        HeaderSliceError::Content(HeaderError::HeaderLengthSmallerThanHeader { ihl }) => {
-            WireError::BadHeaderLength { ihl }
-        }
-    })?;
-    let header_len = u16::from(hdr.ihl()) * 4;
-    let total_len = hdr.total_len();
+    if bytes.len() < 20 {
+        return Err(WireError::TooShort { len: bytes.len() });
+    }
+    let version = bytes[0] >> 4;
+    if version != 4 {
+        return Err(WireError::NotIpv4 { version });
+    }
+    let ihl = bytes[0] & 0x0f;
+    let header_len = u16::from(ihl) * 4;
+    if ihl < 5 || bytes.len() < usize::from(header_len) {
+        return Err(WireError::BadHeaderLength { ihl });
+    }
+    let total_len = be16(bytes, 2);
     if total_len < header_len || total_len as usize > bytes.len() {
         return Err(WireError::BadTotalLength {
             total_len,
             available: bytes.len(),
         });
     }
-    if ipv4_header_checksum(hdr.slice()) != 0 {
+    if !checksum::ipv4_header_ok(&bytes[..usize::from(header_len)]) {
         return Err(WireError::BadHeaderChecksum);
     }
+    let frag = be16(bytes, 6);
     Ok(Ipv4Info {
-        src: hdr.source_addr(),
-        dst: hdr.destination_addr(),
-        protocol: hdr.protocol().0,
-        ttl: hdr.ttl(),
+        src: Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]),
+        dst: Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]),
+        protocol: bytes[9],
+        ttl: bytes[8],
         tos: bytes[1],
-        id: hdr.identification(),
+        id: be16(bytes, 4),
         total_len,
         header_len,
-        dont_fragment: hdr.dont_fragment(),
-        more_fragments: hdr.more_fragments(),
-        fragment_offset: hdr.fragments_offset().value(),
+        dont_fragment: frag & 0x4000 != 0,
+        more_fragments: frag & 0x2000 != 0,
+        fragment_offset: frag & 0x1fff,
     })
 }
 
+#[inline(always)]
 fn parse_l4(data: &[u8], ip: &Ipv4Info) -> L4 {
     let off = ip.header_len as usize;
     let seg = &data[off..];
@@ -382,47 +393,50 @@ fn parse_l4(data: &[u8], ip: &Ipv4Info) -> L4 {
     }
 }
 
+#[inline(always)]
 fn parse_tcp(seg: &[u8], offset: u16) -> L4 {
     if seg.len() < 20 {
         return L4::Malformed(L4Error::Truncated {
             protocol: proto::TCP,
         });
     }
-    let hdr = match etherparse::TcpHeaderSlice::from_slice(seg) {
-        Ok(h) => h,
-        Err(_) => {
-            return L4::Malformed(L4Error::BadDataOffset {
-                data_offset: seg[12] >> 4,
-            });
-        }
+    let data_offset = seg[12] >> 4;
+    let header_len = data_offset * 4;
+    if data_offset < 5 || seg.len() < usize::from(header_len) {
+        return L4::Malformed(L4Error::BadDataOffset { data_offset });
+    }
+    let options = if header_len > 20 {
+        TcpOptions::parse(&seg[20..usize::from(header_len)])
+    } else {
+        TcpOptions::default()
     };
-    let header_len = hdr.data_offset() * 4;
     L4::Tcp(TcpInfo {
-        sport: hdr.source_port(),
-        dport: hdr.destination_port(),
-        seq: hdr.sequence_number(),
-        ack: hdr.acknowledgment_number(),
+        sport: be16(seg, 0),
+        dport: be16(seg, 2),
+        seq: be32(seg, 4),
+        ack: be32(seg, 8),
         flags: seg[13],
-        window: hdr.window_size(),
-        urgent: hdr.urgent_pointer(),
+        window: be16(seg, 14),
+        urgent: be16(seg, 18),
         header_len,
-        options: TcpOptions::parse(hdr.options()),
+        options,
         payload_len: (seg.len() - header_len as usize) as u16,
         offset,
     })
 }
 
+#[inline(always)]
 fn parse_udp(seg: &[u8], offset: u16) -> L4 {
-    let Ok(hdr) = etherparse::UdpHeaderSlice::from_slice(seg) else {
+    if seg.len() < 8 {
         return L4::Malformed(L4Error::Truncated {
             protocol: proto::UDP,
         });
-    };
+    }
     L4::Udp(UdpInfo {
-        sport: hdr.source_port(),
-        dport: hdr.destination_port(),
-        length: hdr.length(),
-        checksum: hdr.checksum(),
+        sport: be16(seg, 0),
+        dport: be16(seg, 2),
+        length: be16(seg, 4),
+        checksum: be16(seg, 6),
         payload_len: (seg.len() - 8) as u16,
         offset,
     })

@@ -1,5 +1,6 @@
 //! `wasmwall`: replay kernel-oracle traces and packet captures through the engine.
 
+mod bench;
 mod replay;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,25 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Measure packets per second of parse + conntrack (+ the filter with --rules)
+    /// over a capture in memory, and bytes per tracked connection; prints JSON last.
+    Bench {
+        /// A pcap capture of IPv4 packets (raw IP, Ethernet or Linux cooked).
+        #[arg(long)]
+        pcap: PathBuf,
+        /// Ruleset file: send packets through the whole firewall pipeline.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The conntrack table maximum (`nf_conntrack_max`).
+        #[arg(long, default_value_t = 4096)]
+        max_entries: u32,
+        /// Packets per call.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Timed runs, each from an empty table; the fastest is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 /// Reads a whole file, naming it in the error.
@@ -69,6 +89,20 @@ fn main() -> ExitCode {
                 Ok(())
             }
         }),
+        Command::Bench {
+            pcap,
+            rules,
+            max_entries,
+            batch,
+            runs,
+        } => bench::bench(&bench::Options {
+            pcap: &pcap,
+            rules: rules.as_deref(),
+            max_entries,
+            batch,
+            runs,
+        })
+        .map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,7 +103,7 @@ fn summary(bytes: &[u8]) -> String {
 }
 
 /// Reading pcap files into (time in ms from the first packet, IPv4 bytes).
-mod wasmwall_cli_pcap {
+pub(crate) mod wasmwall_cli_pcap {
     use pcap_file::pcap::PcapReader;
     use pcap_file::DataLink;
 
