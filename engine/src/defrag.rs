@@ -47,7 +47,7 @@ impl Defrag {
     /// Adds a fragment; returns the datagram once it is complete.
     pub fn add(&mut self, now_ms: u64, bytes: &[u8], pkt: &Packet) -> Option<Reassembled> {
         self.queues
-            .retain(|q| now_ms < q.started_ms + REASSEMBLY_TIMEOUT_MS);
+            .retain(|q| now_ms < q.started_ms.saturating_add(REASSEMBLY_TIMEOUT_MS));
         let ip = &pkt.ip;
         let key = (ip.src, ip.dst, ip.protocol, ip.id);
         let i = match self.queues.iter().position(|q| q.key == key) {

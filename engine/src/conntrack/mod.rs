@@ -198,7 +198,7 @@ impl Default for Conntrack {
 impl Conntrack {
     pub fn new(settings: Settings) -> Conntrack {
         Conntrack {
-            table: Table::new(settings.buckets.max(1)),
+            table: Table::new(table::bucket_count(settings.buckets)),
             settings,
             expectations: Expectations::default(),
             helper_state: HashMap::new(),
@@ -481,7 +481,7 @@ impl Conntrack {
                 shrink_timeout_secs,
             } => {
                 if let Some(secs) = shrink_timeout_secs {
-                    e.expires_ms = now + u64::from(secs) * 1000;
+                    e.expires_ms = now.saturating_add(u64::from(secs) * 1000);
                 }
                 Step::Done(Tracked::invalid(reason))
             }
@@ -845,7 +845,7 @@ fn accept(
 ) -> bool {
     let mut changed = false;
     if let Some(secs) = timeout_secs {
-        e.expires_ms = now + u64::from(secs) * 1000;
+        e.expires_ms = now.saturating_add(u64::from(secs) * 1000);
     }
     let d = info.direction().index();
     e.counters[d].0 += 1;
@@ -955,7 +955,7 @@ fn l4_packet(
             }
             if is_new {
                 e.proto = ProtoState::Udp {
-                    stream_after_ms: now + 2000,
+                    stream_after_ms: now.saturating_add(2000),
                 };
             }
             let ProtoState::Udp { stream_after_ms } = e.proto else {

@@ -100,7 +100,9 @@ impl Conntrack {
             if e.original().invert() != Some(*e.reply()) {
                 return Err(SnapshotError::BadReplyTuple { id: e.id });
             }
-            if !tuples.insert(*e.original()) || !tuples.insert(*e.reply()) {
+            // A tuple can be its own inverse (a packet from a host to itself).
+            let reply_is_new = e.reply() == e.original() || tuples.insert(*e.reply());
+            if !tuples.insert(*e.original()) || !reply_is_new {
                 return Err(SnapshotError::DuplicateTuple { id: e.id });
             }
             if !ids.insert(e.id) || e.id >= snap.next_id {
@@ -119,7 +121,7 @@ impl Conntrack {
             }
         }
         let mut ct = Conntrack::new(snap.settings);
-        ct.table = Table::new(ct.settings.buckets.max(1));
+        ct.table = Table::new(super::table::bucket_count(ct.settings.buckets));
         for e in snap.entries {
             ct.table.insert(e);
         }

@@ -50,6 +50,16 @@ fn unnode(n: u32) -> Hit {
     }
 }
 
+/// The most hash buckets a table allocates (4 MiB of chain heads). A larger
+/// `nf_conntrack_buckets` (the kernel refuses more than 2^28) is used as this many, so
+/// an absurd setting or a corrupt snapshot cannot exhaust memory.
+pub const MAX_BUCKETS: u32 = 1 << 20;
+
+/// The bucket count a table of `buckets` uses: at least 1, at most [`MAX_BUCKETS`].
+pub fn bucket_count(buckets: u32) -> u32 {
+    buckets.clamp(1, MAX_BUCKETS)
+}
+
 /// The kernel's `NF_CT_EVICTION_RANGE`.
 pub const EVICTION_RANGE: u32 = 8;
 

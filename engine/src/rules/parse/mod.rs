@@ -296,6 +296,14 @@ fn declare(
 }
 
 fn check_chain_name(name: &str) -> Result<(), String> {
+    // A quoted token can be empty or hold blanks; iptables-restore splits chain lines
+    // on blanks, so such a name could not be saved and read back.
+    if name.is_empty() {
+        return Err("empty chain name".into());
+    }
+    if name.contains(char::is_whitespace) {
+        return Err(format!("chain name `{name}' contains blanks"));
+    }
     if name.len() > 28 {
         return Err(format!(
             "chain name `{name}' too long (must be under 29 chars)"
