@@ -1,7 +1,9 @@
-//! `wasmwall`: replay kernel-oracle traces and packet captures through the engine.
+//! `wasmwall`: replay kernel-oracle traces and packet captures through the engine,
+//! and check or list rulesets.
 
 mod bench;
 mod replay;
+mod rules;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -37,6 +39,16 @@ enum Command {
         /// Write the output here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Also print each packet's path through the rules and conntrack: on
+        /// stderr for a trace (stdout stays the trace JSON), under each packet's
+        /// line for --pcap.
+        #[arg(long = "trace")]
+        explain: bool,
+    },
+    /// Check or list a ruleset file (iptables-save text or `-A ...` lines).
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
     },
     /// Measure packets per second of parse + conntrack (+ the filter with --rules)
     /// over a capture in memory, and bytes per tracked connection; prints JSON last.
@@ -73,9 +85,15 @@ fn main() -> ExitCode {
             pcap,
             set,
             output,
+            explain,
         } => match (trace, pcap) {
-            (Some(t), None) => replay::trace(&t),
-            (None, Some(p)) => replay::pcap(rules.as_deref(), &p, &set),
+            (Some(t), None) => replay::trace(&t).map(|(json, lines)| {
+                if explain {
+                    eprint!("{lines}");
+                }
+                json
+            }),
+            (None, Some(p)) => replay::pcap(rules.as_deref(), &p, &set, explain),
             (Some(_), Some(_)) => Err("give either a trace or --pcap, not both".into()),
             (None, None) => {
                 Err("nothing to replay: give a trace file, or --rules FILE --pcap FILE".into())
@@ -89,6 +107,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
         }),
+        Command::Rules { command } => rules::run(command).map(|text| print!("{text}")),
         Command::Bench {
             pcap,
             rules,
