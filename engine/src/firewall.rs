@@ -412,7 +412,15 @@ impl Firewall {
                 let src = self.topology.addr(from);
                 let id = self.ip_id();
                 if let Some(reply) = icmp_error_for(bytes, pkt, t, code, rest, src, id) {
-                    if self.output_accepts(now_ms, from, &reply, "icmp_error", &mut d.trace) {
+                    let attached = tracked.conn.is_some();
+                    if self.output_accepts(
+                        now_ms,
+                        from,
+                        &reply,
+                        "icmp_error",
+                        attached,
+                        &mut d.trace,
+                    ) {
                         d.emitted.push(Emitted {
                             iface: from,
                             bytes: reply,
@@ -513,7 +521,8 @@ impl Firewall {
                             let id = self.ip_id();
                             set_ip_id(&mut reply, id);
                         }
-                        if self.output_accepts(now_ms, from, &reply, kind, &mut d.trace) {
+                        let attached = tracked.conn.is_some();
+                        if self.output_accepts(now_ms, from, &reply, kind, attached, &mut d.trace) {
                             d.emitted.push(Emitted {
                                 iface: from,
                                 bytes: reply,
@@ -577,17 +586,23 @@ impl Firewall {
 
     /// A packet the router generates (a REJECT answer, an ICMP error) leaves through
     /// the OUTPUT hook: the raw table's OUTPUT chain, then conntrack, then the
-    /// filter table's OUTPUT chain. A TCP reset from REJECT has the connection it
-    /// answers attached before it is sent (`nf_ct_attach`), an ICMP error is
-    /// recognised by conntrack as RELATED to the connection it quotes; the raw
-    /// chain, running before conntrack, sees the error still without one. Its
-    /// mark is 0 (a new packet). The steps go into `trace`.
+    /// filter table's OUTPUT chain. Its mark is 0 (a new packet).
+    ///
+    /// When the packet it answers has a connection (NEW, ESTABLISHED or RELATED,
+    /// confirmed or not), the answer is attached to it before it is sent
+    /// (`nf_ct_attach`), as RELATED, and conntrack leaves it alone — the kernel
+    /// traces show this for resets and ICMP errors alike. Otherwise (the packet
+    /// was INVALID or UNTRACKED) conntrack tracks the answer like any packet: a
+    /// reset that belongs to no connection is INVALID, an ICMP error is RELATED
+    /// only if it quotes a tracked connection. A `CT --notrack` in raw OUTPUT
+    /// untracks only answers that have no connection yet. The steps go into `trace`.
     fn output_accepts(
         &mut self,
         now_ms: u64,
         out: Iface,
         bytes: &[u8],
         kind: &str,
+        attached: bool,
         trace: &mut Vec<TraceLine>,
     ) -> bool {
         let Ok(pkt) = wire::parse(bytes) else {
@@ -602,7 +617,7 @@ impl Firewall {
             packet: &pkt,
             in_iface: None,
             out_iface: Some(out.name()),
-            ctstate: if kind == "tcp_rst" {
+            ctstate: if attached {
                 CtState::Related
             } else {
                 CtState::Invalid
@@ -618,8 +633,24 @@ impl Firewall {
             trace.push(TraceLine::Stack(format!("{kind} dropped in raw OUTPUT")));
             return false;
         }
-        ctx.ctstate = CtState::Related;
         ctx.mark = raw.mark;
+        // `CT --notrack` leaves a packet that already has a connection alone.
+        if !attached {
+            if raw.notrack {
+                ctx.ctstate = CtState::Untracked;
+            } else if self.tracking() {
+                let t = self
+                    .conntrack
+                    .track(now_ms, bytes, &pkt, &Template::default());
+                self.conntrack.abort(&t);
+                ctx.ctstate = t.state;
+                trace.push(TraceLine::Stack(format!(
+                    "conntrack (OUTPUT): {}{}",
+                    t.state.name(),
+                    t.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                )));
+            }
+        }
         let filter = self.rules.filter(Hook::Output, &ctx);
         rule_lines(&filter.steps, trace);
         if filter.verdict != Verdict::Accept {

@@ -1,11 +1,16 @@
 //! `-m tcp` and `-m udp` (loaded implicitly by `-p tcp --dport 80`).
 //!
 //! With the nf_tables backend that recorded the kernel traces (iptables 1.8.9),
-//! ports and TCP flags become native payload comparisons: a packet whose transport
-//! header is too short for the field, or a non-first fragment, simply does not
-//! match and evaluation goes on with the next rule. Only `--tcp-option` needs the
-//! x_tables `tcp` match, which *hotdrops* (drops at once) a packet whose TCP
-//! header it cannot read, and a fragment at offset 1 (an overlapping-header attack).
+//! ports and TCP flags become native payload comparisons (`payload load 2b @
+//! transport header + 2`): a packet whose transport header is too short for the
+//! field simply does not match and evaluation goes on with the next rule. These
+//! loads do **not** look at the fragment offset: a non-first fragment (which only
+//! reaches the rules when conntrack, and with it reassembly, is off) is matched
+//! against whatever data sits where its transport header would be — the kernel
+//! traces show a later fragment matching `--dport`. Only `--tcp-option` needs the
+//! x_tables `tcp` match, which skips non-first fragments, *hotdrops* (drops at
+//! once) a packet whose TCP header it cannot read, and a fragment at offset 1 (an
+//! overlapping-header attack).
 
 use super::ports::{parse_range, PortRange};
 use super::{OptSpec, Outcome};
@@ -187,9 +192,6 @@ impl TcpMatch {
         if self.option.is_some() {
             return self.eval_compat(v);
         }
-        if v.fragoff != 0 {
-            return Outcome::NoMatch;
-        }
         let flags_ok = match self.flags {
             None => true,
             Some(f) if f.mask == 0 && !f.invert => true,
@@ -333,9 +335,6 @@ impl UdpMatch {
     }
 
     pub(crate) fn eval(&self, v: &View) -> Outcome {
-        if v.fragoff != 0 {
-            return Outcome::NoMatch;
-        }
         Outcome::from(port_at(v, 0, &self.sport) && port_at(v, 2, &self.dport))
     }
 
