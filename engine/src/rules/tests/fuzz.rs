@@ -81,6 +81,42 @@ const WORDS: &[&str] = &[
     "--dp=80",
     "-c",
     "0",
+    "-D",
+    "-R",
+    "-F",
+    "-X",
+    "-Z",
+    "-E",
+    "1",
+    "-t",
+    "raw",
+    "limit",
+    "--limit",
+    "3/s",
+    "--limit-burst",
+    "mark",
+    "--mark",
+    "0x5/0xff",
+    "MARK",
+    "--set-mark",
+    "--and-mark",
+    "LOG",
+    "--log-prefix",
+    "--log-level",
+    "length",
+    "--length",
+    "ttl",
+    "--ttl-eq",
+    "--ttl-lt",
+    "iprange",
+    "--src-range",
+    "1.2.3.4-1.2.3.9",
+    "mac",
+    "--mac-source",
+    "00:11:22:33:44:55",
+    "--ctorigsrc",
+    "--ctrepldstport",
+    "1024:",
 ];
 
 fn sentence() -> impl Strategy<Value = String> {
@@ -167,7 +203,10 @@ const RULES: &str = "*raw\n-A PREROUTING -p udp -m multiport --dports 1:100 -j C
     -A FORWARD -f -j DROP\n-A FORWARD -p tcp --tcp-option 2 -j X\n-A FORWARD -p tcp ! --syn --sport 1:1000 -j X\n\
     -A FORWARD -p icmp --icmp-type 3/3 -j ACCEPT\n-A FORWARD -p udp -m multiport ! --ports 53 -j REJECT\n\
     -A FORWARD -m conntrack --ctstate NEW --ctstatus ASSURED --ctdir ORIGINAL -j DROP\n\
-    -A FORWARD -p tcp -j REJECT --reject-with tcp-reset\n-A X -m state --state INVALID -j RETURN\n-A X -j DROP\nCOMMIT\n";
+    -A FORWARD -p tcp -j REJECT --reject-with tcp-reset\n-A X -m state --state INVALID -j RETURN\n\
+    -A X -m limit --limit 5/s -j LOG --log-prefix x --log-tcp-sequence --log-tcp-options --log-ip-options\n\
+    -A X -m length --length 40:80 -m ttl --ttl-lt 65 -m iprange --src-range 192.168.1.0-192.168.1.255 -j MARK --or-mark 4\n\
+    -A X -m mark --mark 4/4 -m conntrack --ctorigsrc 10.0.0.0/8 --ctreplsrcport 1:1024 -j RETURN\n-A X -j DROP\nCOMMIT\n";
 
 proptest! {
     #[test]
@@ -180,6 +219,21 @@ proptest! {
         if let Ok(r) = Ruleset::parse(&lines.join("\n")) {
             let again = Ruleset::parse(&r.save(false)).expect("saved text loads");
             prop_assert_eq!(again.save(false), r.save(false));
+        }
+    }
+
+    /// Command lines on a loaded ruleset: applied, or refused without a change.
+    #[test]
+    fn command_lines_apply_or_change_nothing(lines in proptest::collection::vec(sentence(), 1..6)) {
+        let mut r = Ruleset::parse(RULES).unwrap();
+        for line in &lines {
+            let before = r.clone();
+            if r.apply_command(line).is_err() {
+                prop_assert_eq!(&r, &before);
+            } else {
+                let again = Ruleset::parse(&r.save(false)).expect("saved text loads");
+                prop_assert_eq!(again.save(false), r.save(false));
+            }
         }
     }
 
