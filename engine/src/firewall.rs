@@ -255,6 +255,13 @@ impl Firewall {
         Ok(())
     }
 
+    /// Runs one `iptables ...` command line on the live ruleset (see
+    /// [`Ruleset::apply_command`]): counters and limit buckets of the other rules
+    /// are kept, the connection table is untouched. On error nothing changes.
+    pub fn apply_command(&mut self, line: &str) -> Result<(), RulesError> {
+        self.rules.apply_command(line)
+    }
+
     /// Whether connection tracking is active (some rule uses it).
     pub fn tracking(&self) -> bool {
         self.rules.uses_conntrack()

@@ -45,6 +45,8 @@ fn udp(src: &str, dst: &str, dport: u16) -> Vec<u8> {
     .bytes
 }
 
+const SERVER: &str = "203.0.113.5";
+
 const ROUTER: &str = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
     -A PREROUTING -s 192.168.1.10/32 -j MARK --set-xmark 0x5/0xffffffff\nCOMMIT\n\
     *filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
@@ -219,4 +221,43 @@ fn without_conntrack_rules_the_trace_says_so() {
             "filter:FORWARD:rule:1:ACCEPT",
         ]
     );
+}
+
+#[test]
+fn a_syn_after_close_replaces_the_entry() {
+    let mut f = fw("-A FORWARD -m state --state NEW,ESTABLISHED -j ACCEPT");
+    let c = "192.168.1.10";
+    f.process(0, Iface::Lan, &tcp(c, 1, SERVER, 2, "S", 100, 0))
+        .unwrap();
+    f.process(10, Iface::Wan, &tcp(SERVER, 2, c, 1, "SA", 500, 101))
+        .unwrap();
+    f.process(20, Iface::Lan, &tcp(c, 1, SERVER, 2, "A", 101, 501))
+        .unwrap();
+    let d = f
+        .process(30, Iface::Lan, &tcp(c, 1, SERVER, 2, "R", 101, 0))
+        .unwrap();
+    assert_eq!(
+        d.explain()[0],
+        "conntrack: ESTABLISHED original, entry #1 updated: ESTABLISHED [ASSURED] timeout 431999s -> CLOSE [ASSURED] timeout 10s"
+    );
+    let d = f
+        .process(40, Iface::Lan, &tcp(c, 1, SERVER, 2, "S", 9000, 0))
+        .unwrap();
+    assert_eq!(
+        d.explain()[0],
+        "conntrack: NEW original, entry #1 destroyed and replaced by entry #2: SYN_SENT [UNREPLIED] timeout 120s"
+    );
+    // A rule added on the live router applies to the next packet; the table stays.
+    f.apply_command("-I FORWARD -p tcp --dport 2 -j DROP")
+        .unwrap();
+    let d = f
+        .process(50, Iface::Wan, &tcp(SERVER, 2, c, 1, "SA", 7000, 9001))
+        .unwrap();
+    assert_eq!(d.outcome, Outcome::Forwarded);
+    let d = f
+        .process(60, Iface::Lan, &tcp(c, 1, SERVER, 2, "A", 9001, 7001))
+        .unwrap();
+    assert_eq!(d.outcome, Outcome::Dropped);
+    assert_eq!(d.explain().last().unwrap(), "filter:FORWARD:rule:1:DROP");
+    assert_eq!(f.conntrack().len(), 1);
 }
