@@ -65,7 +65,7 @@ fn main() -> ExitCode {
         Some("invariants") => {
             reliability::packets_arg(&args[1..]).and_then(reliability::invariants)
         }
-        Some("miri") if args.len() == 1 => reliability::miri(),
+        Some("miri") if args.len() == 1 => reliability::miri(&[]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
