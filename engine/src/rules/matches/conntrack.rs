@@ -17,8 +17,11 @@
 //! the connection, whichever direction the packet travels. Ports are the tuples'
 //! 16-bit words: for ICMP the source "port" is the echo id and the destination one
 //! `type << 8 | code`. `--ctexpire` is the seconds left on the entry; an entry that
-//! is not confirmed yet (the first packet of a connection, in FORWARD) has no timer
-//! running, and the kernel reports 0 for it.
+//! is not confirmed yet (the first packet of a connection, in FORWARD or INPUT) has
+//! no timer running, and the kernel reports 0 for it. (Strictly, `nf_ct_expires`
+//! subtracts the 32-bit jiffies clock from the timer's relative length and clamps
+//! at 0, which is 0 once the machine has been up for a few minutes, until the
+//! clock's 32-bit wrap; the recorded traces show 0.)
 //!
 //! State names may be abbreviated (`est` is ESTABLISHED): iptables compares with
 //! `strncasecmp` against the list in the order INVALID, NEW, RELATED, ESTABLISHED,
