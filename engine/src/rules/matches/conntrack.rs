@@ -20,8 +20,9 @@
 //! is not confirmed yet (the first packet of a connection, in FORWARD or INPUT) has
 //! no timer running, and the kernel reports 0 for it. (Strictly, `nf_ct_expires`
 //! subtracts the 32-bit jiffies clock from the timer's relative length and clamps
-//! at 0, which is 0 once the machine has been up for a few minutes, until the
-//! clock's 32-bit wrap; the recorded traces show 0.)
+//! at 0: that is 0 once the machine has been up a few minutes, until the difference
+//! overflows a signed 32-bit number (about 24.8 days of uptime at HZ=1000); the
+//! recorded traces show 0.)
 //!
 //! State names may be abbreviated (`est` is ESTABLISHED): iptables compares with
 //! `strncasecmp` against the list in the order INVALID, NEW, RELATED, ESTABLISHED,
