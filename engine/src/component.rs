@@ -304,7 +304,8 @@ fn decode_state(bytes: &[u8]) -> Result<Snapshot, w::StateError> {
     }
     for e in &snapshot.entries {
         if let ProtoState::Tcp(t) = &e.proto {
-            let scales = [t.seen[0].scale, t.seen[1].scale, t.last_wscale];
+            let [original, reply] = &t.seen;
+            let scales = [original.scale, reply.scale, t.last_wscale];
             if let Some(s) = scales.iter().find(|s| **s > MAX_WSCALE) {
                 return Err(w::StateError::Malformed(format!(
                     "entry {}: window scale {s} above {MAX_WSCALE}",

@@ -458,6 +458,11 @@ fn state_moves_between_instances() {
     let now = warm_up(&mut a, &mut native, 200);
     assert_same_table(&mut a, &mut native, now);
     let state = a.export_state().unwrap();
+    println!(
+        "exported state: {} entries in {} bytes",
+        a.entries().unwrap().len(),
+        state.len()
+    );
     let mut b = runtime()
         .firewall(&config_for(&Settings::default()))
         .unwrap();
