@@ -316,6 +316,14 @@ fn corrupt_snapshots_are_refused() {
     let mut full = good.clone();
     full.settings.max = 0;
     assert!(Conntrack::import(full).is_ok(), "max 0 means unlimited");
+    let mut scale = good.clone();
+    if let wasmwall::conntrack::ProtoState::Tcp(t) = &mut scale.entries[0].proto {
+        t.seen[0].scale = 40;
+    }
+    assert!(
+        Conntrack::import(scale).is_err(),
+        "a window scale above 14 is refused"
+    );
     let mut mismatch = good;
     mismatch.entries[0].proto = wasmwall::conntrack::ProtoState::Icmp;
     assert!(Conntrack::import(mismatch).is_err());

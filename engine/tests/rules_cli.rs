@@ -18,7 +18,9 @@ fn manifest(rel: &str) -> String {
 }
 
 fn scratch(name: &str, text: &str) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("wasmwall-rules-cli-{}", std::process::id()));
+    // One directory per file name: tests run in parallel and each removes its own.
+    let dir =
+        std::env::temp_dir().join(format!("wasmwall-rules-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

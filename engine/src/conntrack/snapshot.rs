@@ -37,7 +37,7 @@ pub enum SnapshotError {
     DuplicateTuple { id: u32 },
     /// Two entries have the same id, or an id at or above `next_id`.
     BadId { id: u32 },
-    /// An entry's protocol state does not fit its protocol.
+    /// An entry's protocol state does not fit its protocol, or holds impossible values.
     ProtocolMismatch { id: u32 },
 }
 
@@ -116,7 +116,12 @@ impl Conntrack {
                     | (ProtoState::Gre { .. }, 47)
             ) || (matches!(e.proto, ProtoState::Generic)
                 && !matches!(e.original().protocol, 1 | 6 | 17 | 47));
-            if !fits {
+            // Window-scale shifts above RFC 7323's 14 never come from a real SYN.
+            let sane_tcp = match &e.proto {
+                ProtoState::Tcp(t) => t.seen.iter().all(|s| s.scale <= 14) && t.last_wscale <= 14,
+                _ => true,
+            };
+            if !fits || !sane_tcp {
                 return Err(SnapshotError::ProtocolMismatch { id: e.id });
             }
         }

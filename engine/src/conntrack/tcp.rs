@@ -114,6 +114,9 @@ enum Next {
     Ig,
 }
 
+/// The largest window-scale shift (RFC 7323); a stored scale is never trusted beyond it.
+const MAX_WSCALE: u8 = 14;
+
 use Next::{Ig as IG, Iv as IV};
 const NO: Next = Next::To(TcpState::None);
 const SS: Next = Next::To(TcpState::SynSent);
@@ -704,7 +707,7 @@ impl TcpConn {
                 // Mid-connection: trust what this packet says.
                 let (sender, receiver) = pair(&mut self.seen, d);
                 sender.end = end;
-                let swin = win << sender.scale;
+                let swin = win << sender.scale.min(MAX_WSCALE);
                 sender.maxwin = swin.max(1);
                 sender.maxend = end.wrapping_add(sender.maxwin);
                 if receiver.maxwin == 0 {
@@ -796,7 +799,7 @@ impl TcpConn {
         }
 
         if !syn {
-            win <<= sender.scale;
+            win <<= sender.scale.min(MAX_WSCALE);
         }
         // Update the sender.
         let (sender, receiver) = pair(&mut self.seen, d);
