@@ -62,7 +62,7 @@ pub fn conntrack_panel(p: &ConntrackProps) -> Html {
                     aria-rowcount={(t.rows.len() + 1).to_string()}>
                     <div class="ct-row ct-head" role="row">
                         <span role="columnheader">{ "proto" }</span>
-                        <span role="columnheader">{ "timeout (s)" }</span>
+                        <span role="columnheader" title="seconds left">{ "timeout" }</span>
                         <span role="columnheader">{ "state" }</span>
                         <span role="columnheader">{ "original" }</span>
                         <span role="columnheader">{ "reply" }</span>

@@ -204,8 +204,8 @@ pub fn craft_panel(p: &CraftProps) -> Html {
                 <label>
                     <span>{ "Enters from" }</span>
                     <select data-testid="craft-from" ref={refs.from.clone()}>
-                        <option value="lan" selected={defaults.from == "lan"}>{ "lan (192.168.1.0/24 side)" }</option>
-                        <option value="wan" selected={defaults.from == "wan"}>{ "wan (internet side)" }</option>
+                        <option value="lan" selected={defaults.from == "lan"}>{ "lan" }</option>
+                        <option value="wan" selected={defaults.from == "wan"}>{ "wan" }</option>
                     </select>
                 </label>
                 <label>

@@ -35,7 +35,7 @@ pub fn packet_detail(p: &PacketDetailProps) -> Html {
 fn layer_tree(layer: &Layer, chosen: &UseStateHandle<Option<Range<usize>>>) -> Html {
     html! {
         <details open=true class="layer">
-            <summary>{ format!("{} (bytes {}–{})", layer.title, layer.range.start, layer.range.end.saturating_sub(1)) }</summary>
+            <summary>{ format!("{} · bytes {}–{}", layer.title, layer.range.start, layer.range.end.saturating_sub(1)) }</summary>
             <ul>
                 { for layer.fields.iter().map(|f| {
                     let active = chosen.as_ref() == Some(&f.range);

@@ -173,13 +173,13 @@ fn rule_row(r: &RuleRow) -> Html {
         <tr class={classes!(r.decisive.then_some("decisive"), (r.packets > 0).then_some("hit"))}
             data-testid="rule-row" data-decisive={r.decisive.to_string()}>
             <td>{ r.table }</td>
-            <td>{ r.number.map_or("policy".to_string(), |n| n.to_string()) }</td>
             <td>
-                <code>{ r.text.clone() }</code>
+                { r.number.map_or("policy".to_string(), |n| n.to_string()) }
                 if r.decisive {
-                    <span class="badge decisive-badge">{ "decided the explained packet" }</span>
+                    <span class="badge decisive-badge" title="decided the explained packet">{ "decided" }</span>
                 }
             </td>
+            <td><code>{ r.text.clone() }</code></td>
             <td class="num" data-testid="rule-packets">{ r.packets }</td>
             <td class="num">{ r.bytes }</td>
         </tr>
