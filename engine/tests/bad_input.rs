@@ -365,13 +365,17 @@ fn a_table_with_a_self_inverse_tuple_exports_and_imports() {
 #[test]
 fn chain_names_that_cannot_be_saved_are_refused() {
     // Regressions (fuzz target `rules`): quotes made an empty chain name and one with
-    // blanks; both were accepted and saved as text that does not parse back.
+    // blanks, and `-o!` an interface named `!'; all were accepted and saved as text
+    // that does not parse back.
     for text in [
         "-P \"\" ACCEPT\n",
         "-N \"\"\n",
         "-N \"A B\"\n",
         "*filter\n:\"FORWARD DROP \" - [0:0]\nCOMMIT\n",
         "-N A\n-E A \"B C\"\n",
+        // And interface names: `!' alone, blanks.
+        "-A FORWARD -o!\n",
+        "-A FORWARD -i \"eth 0\" -j ACCEPT\n",
     ] {
         assert!(Ruleset::parse(text).is_err(), "{text:?} was accepted");
     }

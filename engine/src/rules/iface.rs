@@ -16,6 +16,14 @@ impl Iface {
         if arg.is_empty() {
             return Err("empty interface name".into());
         }
+        // `!' alone is iptables' (deprecated) inversion, which needs a name after it;
+        // a name with blanks (possible with quotes) could not be saved and read back.
+        if arg == "!" {
+            return Err("no argument following `!'".into());
+        }
+        if arg.contains(char::is_whitespace) {
+            return Err(format!("interface name `{arg}' contains blanks"));
+        }
         Ok(Iface(arg.to_string()))
     }
 
