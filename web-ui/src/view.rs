@@ -70,8 +70,10 @@ pub struct CtRow {
     pub timeout: u64,
     /// The TCP state, for TCP entries.
     pub state: Option<&'static str>,
-    pub original: String,
-    pub reply: String,
+    /// The tuples; [`tuple_text`] prints them. Kept as values so that building the
+    /// rows is cheap and only rows that changed format their text.
+    pub original: Tuple,
+    pub reply: Tuple,
     pub unreplied: bool,
     pub assured: bool,
     pub mark: u32,
@@ -158,8 +160,8 @@ pub fn table_view(session: &Session) -> TableView {
                 protonum: e.original().protocol,
                 timeout: e.timeout_secs(now),
                 state: e.state_name(),
-                original: tuple_text(e.original()),
-                reply: tuple_text(e.reply()),
+                original: *e.original(),
+                reply: *e.reply(),
                 unreplied: !e.seen_reply(),
                 assured: e.is_assured(),
                 mark: e.mark,
@@ -330,7 +332,7 @@ mod tests {
         assert_eq!(r.flags(), "UNREPLIED");
         assert_eq!(r.change, Some(Change::New));
         assert_eq!(
-            r.original,
+            tuple_text(&r.original),
             "src=192.168.1.10 dst=203.0.113.5 sport=40001 dport=80"
         );
         assert!(t

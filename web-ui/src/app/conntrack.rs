@@ -7,7 +7,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use super::state::{Action, AppState};
-use crate::view::{fmt_time, Change, CtRow, TableView};
+use crate::view::{fmt_time, tuple_text, Change, CtRow, TableView};
 
 #[derive(Properties, PartialEq)]
 pub struct ConntrackProps {
@@ -135,8 +135,8 @@ fn row(p: &RowProps) -> Html {
                     <span class="badge state">{ state }</span>
                 }
             </span>
-            <span role="cell"><code>{ r.original.clone() }</code></span>
-            <span role="cell"><code>{ r.reply.clone() }</code></span>
+            <span role="cell"><code>{ tuple_text(&r.original) }</code></span>
+            <span role="cell"><code>{ tuple_text(&r.reply) }</code></span>
             <span role="cell">
                 if r.unreplied {
                     <span class="badge unreplied">{ "[UNREPLIED]" }</span>
