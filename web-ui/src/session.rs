@@ -390,6 +390,12 @@ impl Session {
         Ok(())
     }
 
+    /// Renames the scenario (what the preset menu shows for it).
+    pub fn rename(&mut self, title: impl Into<String>) {
+        self.revision = next_revision();
+        Rc::make_mut(&mut self.scenario).title = title.into();
+    }
+
     /// The moment the next table entry expires, if one does after the current clock.
     pub fn next_expiry_ms(&self) -> Option<u64> {
         self.fw

@@ -50,16 +50,17 @@ pub fn controls(p: &ControlsProps) -> Html {
                 <button type="button" data-testid="back" onclick={send(Action::Back)}
                     disabled={p.cursor == 0} aria-keyshortcuts="ArrowLeft"
                     title="Undo the last step (←)">
-                    { "◀ Back" }
+                    <span aria-hidden="true">{ "◀ " }</span>{ "Back" }
                 </button>
                 <button type="button" data-testid="step" onclick={send(Action::Step)}
                     disabled={p.cursor >= p.len} aria-keyshortcuts="ArrowRight"
                     title="Apply the next event (→)">
-                    { "Step ▶" }
+                    { "Step" }<span aria-hidden="true">{ " ▶" }</span>
                 </button>
                 <button type="button" data-testid="play" onclick={send(Action::TogglePlay)}
                     aria-pressed={p.playing.to_string()}>
-                    { if p.playing { "Pause ❚❚" } else { "Play ▶▶" } }
+                    { if p.playing { "Pause" } else { "Play" } }
+                    <span aria-hidden="true">{ if p.playing { " ❚❚" } else { " ▶▶" } }</span>
                 </button>
                 <label class="inline">
                     <span>{ "Speed" }</span>
@@ -71,7 +72,7 @@ pub fn controls(p: &ControlsProps) -> Html {
                 </label>
                 <button type="button" data-testid="reset" onclick={send(Action::Reset)}
                     title="Back to the start of the timeline">
-                    { "⟲ Reset" }
+                    <span aria-hidden="true">{ "⟲ " }</span>{ "Reset" }
                 </button>
             </div>
             <div class="control-group">

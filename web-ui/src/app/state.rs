@@ -112,6 +112,9 @@ pub struct AppState {
 /// The preset menu's value for a scenario that is not a preset.
 pub const CUSTOM: &str = "custom";
 
+/// Added to a scenario's title when its rules are changed.
+const EDITED: &str = " (your rules)";
+
 /// What can happen on the page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -305,6 +308,10 @@ impl AppState {
             Ok(()) => {
                 self.rules_problem = None;
                 self.preset = CUSTOM.into();
+                let title = self.session.scenario().title.clone();
+                if !title.ends_with(EDITED) {
+                    self.session.rename(format!("{title}{EDITED}"));
+                }
             }
             Err(e) => self.rules_problem = Some(RulesProblem::new(e, rules)),
         }
@@ -469,6 +476,8 @@ mod tests {
             },
         );
         assert_eq!(s.rules_problem, None);
+        assert_eq!(s.preset, CUSTOM);
+        assert!(s.session.scenario().title.ends_with(EDITED));
         assert_eq!(s.session.firewall().conntrack().settings().max, 16);
         assert_eq!(s.session.scenario().sysctl_value("max"), Some("16"));
     }
