@@ -122,7 +122,7 @@ pub fn app() -> Html {
             }
             <main>
                 <div class="panels">
-                    <Section id="scenario" title="Scenario and timeline">
+                    <Section id="scenario">
                         <controls::ScenarioPicker
                             preset={state.preset.clone()}
                             title={scenario.title.clone()}
@@ -137,10 +137,10 @@ pub fn app() -> Html {
                             dispatch={dispatch.clone()}
                         />
                     </Section>
-                    <Section id="flow" title="Flow diagram">
+                    <Section id="flow">
                         <ladder::Ladder items={items} explained={explained} dispatch={dispatch.clone()} />
                     </Section>
-                    <Section id="conntrack" title="Conntrack table">
+                    <Section id="conntrack">
                         <conntrack::ConntrackPanel
                             table={table}
                             clock_ms={session.clock_ms()}
@@ -148,10 +148,10 @@ pub fn app() -> Html {
                             dispatch={dispatch.clone()}
                         />
                     </Section>
-                    <Section id="why" title="Why">
+                    <Section id="why">
                         <why::Why record={record} event={explained_event} />
                     </Section>
-                    <Section id="rules" title="Rules">
+                    <Section id="rules">
                         <rules::RulesPanel
                             key={state.generation}
                             rules={scenario.rules.clone()}
@@ -161,7 +161,7 @@ pub fn app() -> Html {
                             dispatch={dispatch.clone()}
                         />
                     </Section>
-                    <Section id="craft" title="Craft a packet">
+                    <Section id="craft">
                         <craft::CraftPanel
                             key={state.generation}
                             session={session.clone()}
@@ -169,7 +169,7 @@ pub fn app() -> Html {
                             dispatch={dispatch.clone()}
                         />
                     </Section>
-                    <Section id="exchange" title="Share and exchange">
+                    <Section id="exchange">
                         <exchange::Exchange session={session.clone()} preset={state.preset.clone()} dispatch={dispatch} />
                     </Section>
                 </div>
@@ -184,8 +184,8 @@ pub fn app() -> Html {
 
 #[derive(Properties, PartialEq)]
 struct SectionProps {
+    /// One of [`SECTIONS`]' ids; the heading is its title there.
     id: &'static str,
-    title: &'static str,
     children: Html,
 }
 
@@ -193,10 +193,14 @@ struct SectionProps {
 #[function_component(Section)]
 fn section(props: &SectionProps) -> Html {
     let heading_id = format!("{}-title", props.id);
+    let title = SECTIONS
+        .iter()
+        .find(|(id, _)| *id == props.id)
+        .map_or(props.id, |(_, title)| *title);
     html! {
         <section id={props.id} class={classes!("panel", format!("panel-{}", props.id))}
             aria-labelledby={heading_id.clone()}>
-            <h2 id={heading_id}>{ props.title }</h2>
+            <h2 id={heading_id}>{ title }</h2>
             { props.children.clone() }
         </section>
     }
