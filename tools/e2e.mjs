@@ -6,7 +6,7 @@
 // the TCP handshake preset and checks the conntrack table and the verdict after every
 // packet against the kernel's own recording of the same packets, goes back, resets,
 // uses the keyboard, moves the clock, crafts a packet, loads a broken ruleset, plays every
-// preset, shares a link and exchanges pcap and trace files. Saves screenshots along the
+// preset, plays and pauses, shares a link and exchanges pcap and trace files. Saves screenshots along the
 // way. Exits non-zero on any failed check.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -188,6 +188,33 @@ async function keyboard(view, page) {
   await expectSoon(view, '← goes back', () => entries(page).then((e) => e.map((x) => x.state)), ['SYN_SENT']);
 }
 
+/// Play at a steady speed, then pause; the /proc view; a field of the packet and its bytes.
+async function playAndInspect(view, page) {
+  await page.selectOption('[data-testid=preset]', 'tcp-handshake');
+  await page.selectOption('[data-testid=speed]', '10');
+  const play = page.locator('[data-testid=play]');
+  await play.click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=position]').textContent.split(' ')[1]) >= 3, null, { timeout: 5_000 });
+  await play.click();
+  const paused = await position(page);
+  await page.waitForTimeout(400);
+  check(view, 'pause stops the timeline', (await position(page)) === paused && paused !== 'Step 11 of 11', paused);
+  check(view, 'the play button says it is not pressed', (await play.getAttribute('aria-pressed')) === 'false');
+  await page.selectOption('[data-testid=speed]', '2');
+
+  const table = page.locator('.ct-scroll');
+  const proc = page.locator('[data-testid=ct-raw]');
+  check(view, 'the table shows, the /proc text waits hidden', (await table.isVisible()) && !(await proc.isVisible()));
+  await page.locator('[data-testid=ct-raw-toggle]').check();
+  check(view, 'the toggle shows the /proc text instead', (await proc.isVisible()) && !(await table.isVisible()));
+  await page.locator('[data-testid=ct-raw-toggle]').uncheck();
+
+  const field = page.locator('#why button.field', { hasText: 'Source port' }).first();
+  await field.click();
+  const highlighted = await page.locator('#why .hex-byte.hl').count();
+  check(view, 'choosing the source port highlights its two bytes', highlighted === 2, `${highlighted} bytes`);
+}
+
 async function clock(view, page) {
   await page.selectOption('[data-testid=preset]', 'tcp-handshake');
   await page.locator('[data-testid=step]').click();
@@ -343,6 +370,7 @@ try {
     await handshake(view.name, page);
     if (view.name === 'laptop') {
       await keyboard(view.name, page);
+      await playAndInspect(view.name, page);
       await clock(view.name, page);
       await craft(view.name, page);
       await rules(view.name, page);
