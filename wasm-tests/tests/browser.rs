@@ -393,3 +393,26 @@ async fn the_why_panel_explains_the_last_packet() {
     let arrows = m.all("svg.ladder g.flow:not(.pending)");
     assert_eq!(arrows.len(), 2, "two packets drawn in the diagram");
 }
+
+#[wasm_bindgen_test]
+async fn reset_brings_the_preset_back_as_it_was_loaded() {
+    let m = Mounted::new().await;
+    m.set("preset", "tcp-handshake").await;
+    m.click("craft-send").await;
+    m.click("clock-advance").await;
+    m.until("two events added", |m| m.text("position") == "Step 2 of 13")
+        .await;
+    m.click("reset").await;
+    m.until("the preset's own timeline", |m| {
+        m.text("position") == "Step 0 of 11"
+    })
+    .await;
+    for _ in 0..3 {
+        m.click("step").await;
+    }
+    m.until("ESTABLISHED", |m| {
+        m.entries() == row("ESTABLISHED", "ASSURED", "431999")
+    })
+    .await;
+    assert_eq!(m.verdict(), ("ACCEPT".into(), "ESTABLISHED".into()));
+}

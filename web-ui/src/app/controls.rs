@@ -71,7 +71,7 @@ pub fn controls(p: &ControlsProps) -> Html {
                     </select>
                 </label>
                 <button type="button" data-testid="reset" onclick={send(Action::Reset)}
-                    title="Back to the start of the timeline">
+                    title="Back to the start: a preset as it was loaded, another scenario at its first event">
                     <span aria-hidden="true">{ "⟲ " }</span>{ "Reset" }
                 </button>
             </div>

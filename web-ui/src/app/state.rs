@@ -348,7 +348,12 @@ impl Reducible for AppState {
                 s.selected = None;
             }
             Action::Reset => {
-                s.session.reset();
+                // A preset comes back as it was loaded, without the packets and waits
+                // added since; any other scenario goes back to its start.
+                match presets::preset(&s.preset) {
+                    Some(p) => s.session = Session::new(p.scenario()).expect("presets load"),
+                    None => s.session.reset(),
+                }
                 s.playing = false;
                 s.selected = None;
             }
@@ -429,6 +434,34 @@ mod tests {
         assert_eq!((s.session.cursor(), s.session.clock_ms()), (0, 0));
         assert_eq!(s.generation, 1);
         assert_eq!(AppState::with_preset("no-such").preset, DEFAULT_PRESET);
+    }
+
+    #[test]
+    fn reset_brings_a_preset_back_as_it_was_loaded() {
+        let mut s = reduce(AppState::with_preset("tcp-handshake"), Action::Wait(10_000));
+        s = reduce(s, Action::Step);
+        assert_eq!(s.session.len(), 12);
+        s = reduce(s, Action::Reset);
+        assert_eq!(
+            (s.session.len(), s.session.cursor(), s.session.clock_ms()),
+            (11, 0, 0)
+        );
+        assert_eq!(
+            s.session.scenario(),
+            &presets::preset("tcp-handshake").unwrap().scenario()
+        );
+
+        // A scenario of one's own keeps what was added.
+        s = reduce(
+            s,
+            Action::ApplyRules {
+                rules: presets::GUIDE_RULES.into(),
+                max_entries: 4096,
+            },
+        );
+        s = reduce(s, Action::Wait(1_000));
+        s = reduce(s, Action::Reset);
+        assert_eq!((s.session.len(), s.session.cursor()), (12, 0));
     }
 
     #[test]
