@@ -59,8 +59,13 @@ fn packet_explanation(record: &StepRecord, bytes: &[u8]) -> Html {
     let (verdict, ctstate) = verdict_of(record).unwrap_or(("DROP", "INVALID"));
     let body = match &record.outcome {
         StepOutcome::Packet(d) => {
+            let out = d
+                .emitted
+                .iter()
+                .find(|e| e.kind == "forwarded")
+                .map_or("the other interface", |e| e.iface.name());
             let outcome = match d.outcome {
-                Outcome::Forwarded => "forwarded out of the other interface".to_string(),
+                Outcome::Forwarded => format!("forwarded out of {out}"),
                 Outcome::Local => "delivered to the router itself (INPUT)".to_string(),
                 Outcome::Dropped => "dropped: nothing came out".to_string(),
                 Outcome::Rejected => "rejected: the router answered the sender".to_string(),
@@ -75,7 +80,9 @@ fn packet_explanation(record: &StepRecord, bytes: &[u8]) -> Html {
                 ),
                 None => "nothing: the packet never reached the filter table".to_string(),
             };
-            let reason_label = if d.ctstate == wasmwall::CtState::Invalid {
+            let reason_label = if d.reason.as_deref() == Some(wasmwall::conntrack::TABLE_FULL) {
+                "Why dropped"
+            } else if d.ctstate == wasmwall::CtState::Invalid {
                 "Why INVALID"
             } else {
                 "Note"
