@@ -383,8 +383,6 @@ try {
       await expectSoon(view.name, 'ESTABLISHED on the phone too', () => entries(page).then((e) => e.map((x) => x.state)), ['ESTABLISHED']);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       check(view.name, 'no horizontal scrolling with a table and a diagram', overflow <= 0, `page is ${overflow}px wider than the window`);
-      await page.evaluate(() => window.scrollTo(0, 0));
-      await shot(page, 'handshake-phone');
     }
     check(view.name, 'no errors in the page', problems.length === 0, problems.join('; '));
     await context.close();
