@@ -347,8 +347,12 @@ impl Pending {
         };
         let must = |name: &str, opt: &str| format!("{name}: option \"--{opt}\" must be specified");
         match self {
-            Pending::Tcp(m) => need(6, "TCP match requires '-p tcp'").map(|_| Match::Tcp(m)),
-            Pending::Udp(m) => need(17, "UDP match requires '-p udp'").map(|_| Match::Udp(m)),
+            Pending::Tcp(m) => {
+                need(6, "TCP match requires '-p tcp'").map(|_| Match::Tcp(m.without_full_ranges()))
+            }
+            Pending::Udp(m) => {
+                need(17, "UDP match requires '-p udp'").map(|_| Match::Udp(m.without_full_ranges()))
+            }
             Pending::Icmp(m) => {
                 let m = m.ok_or_else(|| must("icmp", "icmp-type"))?;
                 need(1, "ICMP match requires '-p icmp'").map(|_| Match::Icmp(m))

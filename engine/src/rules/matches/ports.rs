@@ -52,8 +52,10 @@ impl PortRange {
     }
 
     /// ` [!] --NAME lo[:hi]` as `tcp_save` prints it (nothing for the full range).
+    /// A negated full range (kept only beside `--tcp-option`, where it never matches)
+    /// is printed, so that what is saved loads back the same; iptables-save drops it.
     pub fn save(&self, name: &str, out: &mut String) {
-        if self.is_full() {
+        if self.is_full() && !self.invert {
             return;
         }
         if self.invert {

@@ -122,14 +122,29 @@ fn flags_text(mut flags: u8) -> String {
 }
 
 fn port_at(v: &View, offset: usize, range: &Option<PortRange>) -> bool {
-    match range {
-        None => true,
-        Some(r) if r.is_full() && !r.invert => true,
-        Some(r) => v.l4_u16(offset).is_some_and(|p| r.matches(p)),
+    range.is_none_or(|r| v.l4_u16(offset).is_some_and(|p| r.matches(p)))
+}
+
+/// Drops a port range that tests nothing: `0:65535`, and also `! 0:65535` when the
+/// nf_tables backend compiles the ports natively (it installs no expression for it:
+/// iptables 1.8.9 saves `-p tcp ! --dport 0:65535` as `-p tcp`, and the rule matches
+/// every port). Beside `--tcp-option` the x_tables match keeps the negated range,
+/// which then matches no port.
+fn drop_full(range: &mut Option<PortRange>, native: bool) {
+    if range.is_some_and(|r| r.is_full() && (native || !r.invert)) {
+        *range = None;
     }
 }
 
 impl TcpMatch {
+    /// The match as the kernel holds it once the rule is loaded (see [`drop_full`]).
+    pub(crate) fn without_full_ranges(mut self) -> TcpMatch {
+        let native = self.is_native();
+        drop_full(&mut self.sport, native);
+        drop_full(&mut self.dport, native);
+        self
+    }
+
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
         match id {
             SPORT => set_ports(&mut self.sport, "source-port", args[0], invert, 6),
@@ -312,6 +327,13 @@ fn has_option(opts: &[u8], kind: u8) -> bool {
 }
 
 impl UdpMatch {
+    /// The match as the kernel holds it once the rule is loaded (see [`drop_full`]).
+    pub(crate) fn without_full_ranges(mut self) -> UdpMatch {
+        drop_full(&mut self.sport, true);
+        drop_full(&mut self.dport, true);
+        self
+    }
+
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
         if id == SPORT {
             set_ports(&mut self.sport, "source-port", args[0], invert, 17)
@@ -404,6 +426,25 @@ mod tests {
             tcp(&[(FLAGS, false, &["SYN", "ECE"])]).unwrap_err(),
             "Unknown TCP flag `ECE'"
         );
+    }
+
+    #[test]
+    fn full_port_ranges_load_as_the_kernel_holds_them() {
+        let loaded = |opts: &[(u8, bool, &[&str])]| tcp(opts).unwrap().without_full_ranges();
+        // Native: `0:65535` and `! 0:65535` install nothing (iptables-save: `-m tcp`).
+        assert_eq!(loaded(&[(DPORT, false, &["0:65535"])]), TcpMatch::default());
+        assert_eq!(loaded(&[(SPORT, true, &[":"])]), TcpMatch::default());
+        // Beside `--tcp-option` the negated range stays, matches nothing and is saved.
+        let compat = loaded(&[(DPORT, true, &["0:"]), (OPTION, false, &["3"])]);
+        assert!(compat.dport.is_some());
+        assert_eq!(saved(&compat), " -m tcp ! --dport 0:65535 --tcp-option 3");
+        let udp = |inv| {
+            let mut m = UdpMatch::default();
+            m.option(DPORT, inv, &["0:65535"]).unwrap();
+            m.without_full_ranges()
+        };
+        assert_eq!(udp(true), UdpMatch::default());
+        assert_eq!(udp(false), UdpMatch::default());
     }
 
     #[test]
