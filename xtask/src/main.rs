@@ -7,7 +7,7 @@
 //! - `cargo xtask serve [--port N]`: serve the repository without building first.
 //! - `cargo xtask bench-web`: build the browser app and measure it in Chromium (see
 //!   `bench.rs`).
-//! - `cargo xtask fuzz [--seconds N] [TARGET...]`, `cargo xtask flood`,
+//! - `cargo xtask fuzz [--seconds N | --reproducible] [TARGET...]`, `cargo xtask flood`,
 //!   `cargo xtask invariants [--packets N]`, `cargo xtask miri`: the reliability checks
 //!   (see `reliability.rs`); `cargo xtask test` runs a bounded version of each.
 //!
@@ -39,8 +39,9 @@ commands:
   serve [--port N]  serve the repository as it is, without building
   bench-web         build the browser app and measure it in Chromium: replaying 10 000
                     packets, a 4096-entry table, the .wasm size
-  fuzz [--seconds N] [TARGET...]
-                    run the cargo-fuzz targets (wire, rules, engine, snapshot) N s each (60)
+  fuzz [--seconds N | --reproducible] [TARGET...]
+                    run the cargo-fuzz targets (wire, rules, engine, snapshot) N s each (60),
+                    or the fixed-seed, fixed-count run of `cargo xtask test`
   flood             the full SYN flood workload through the engine, in release
   invariants [--packets N]
                     the randomised replay with invariant checks (10 000 000 packets), release
@@ -66,7 +67,7 @@ fn main() -> ExitCode {
             other => Err(format!("unknown arguments to test: {}", other.join(" "))),
         },
         Some("fuzz") => reliability::fuzz_args(&args[1..])
-            .and_then(|(secs, targets)| reliability::fuzz(secs, &targets)),
+            .and_then(|(budget, targets)| reliability::fuzz(budget, &targets)),
         Some("flood") if args.len() == 1 => reliability::flood(),
         Some("invariants") => {
             reliability::packets_arg(&args[1..]).and_then(reliability::invariants)

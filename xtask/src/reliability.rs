@@ -1,10 +1,11 @@
-//! Reliability commands: bounded fuzzing, the full SYN flood, the long invariant replay
+//! Reliability commands: fuzzing, the full SYN flood, the long invariant replay
 //! and Miri.
 //!
 //! - `cargo xtask fuzz [--seconds N] [TARGET...]`: build the cargo-fuzz targets of
 //!   `engine/fuzz/` and run each for N seconds (default 60), starting from the committed
 //!   corpus; new inputs go to `target/fuzz-corpus/TARGET/`, crashes to
-//!   `engine/fuzz/artifacts/TARGET/`. Prints the executions per target.
+//!   `engine/fuzz/artifacts/TARGET/`. Prints the executions per target. `cargo xtask
+//!   test` runs them reproducibly instead: a fixed seed and number of executions.
 //! - `cargo xtask flood`: the full `synflood` workload (1 000 000 SYNs, 1000 connections)
 //!   through the engine, in release.
 //! - `cargo xtask invariants [--packets N]`: the randomised replay with invariants checked
@@ -25,16 +26,37 @@ use crate::{cargo, step, Step};
 pub const FUZZ_TARGETS: [&str; 4] = ["wire", "rules", "engine", "snapshot"];
 /// cargo-fuzz, installed with `cargo install --locked`.
 pub const CARGO_FUZZ: &str = "0.13.2";
-/// Seconds per fuzz target inside `cargo xtask test`.
-pub const TEST_FUZZ_SECONDS: u64 = 30;
+/// Executions per fuzz target inside `cargo xtask test` (about 30 s each here), from a
+/// fixed seed and the committed corpus alone.
+pub const TEST_FUZZ_RUNS: [(&str, u64); 4] = [
+    ("wire", 300_000),
+    ("rules", 150_000),
+    ("engine", 6_000),
+    ("snapshot", 300_000),
+];
+/// libFuzzer's seed for the runs of `cargo xtask test`.
+pub const TEST_FUZZ_SEED: u64 = 20261126;
+
+/// How much each fuzz target runs.
+#[derive(Clone, Copy)]
+pub enum FuzzBudget {
+    /// Explore for this many seconds from the committed corpus and what earlier
+    /// explorations kept in `target/fuzz-corpus/` (`cargo xtask fuzz`).
+    Seconds(u64),
+    /// The reproducible run of `cargo xtask test`: a fixed seed and number of
+    /// executions from the committed corpus alone, so every machine tries the same
+    /// inputs and the step fails on a regression, not on a lucky find. Finding new
+    /// bugs is what `cargo xtask fuzz` is for.
+    Reproducible,
+}
 /// Packets of the invariant replay inside `cargo xtask test`.
 pub const TEST_INVARIANT_PACKETS: u64 = 2_000_000;
 
 /// The steps `cargo xtask test` runs (not with `--quick`).
 pub fn test_steps() -> Vec<Step> {
     vec![
-        step("fuzz (bounded)", &[], || {
-            fuzz(TEST_FUZZ_SECONDS, &FUZZ_TARGETS)
+        step("fuzz (reproducible)", &[], || {
+            fuzz(FuzzBudget::Reproducible, &FUZZ_TARGETS)
         }),
         step("SYN flood (release)", &[], flood),
         step("invariants (release)", &[], || {
@@ -44,13 +66,16 @@ pub fn test_steps() -> Vec<Step> {
     ]
 }
 
-/// Parses `[--seconds N] [TARGET...]`.
-pub fn fuzz_args(args: &[String]) -> Result<(u64, Vec<&'static str>), String> {
+/// Parses `[--seconds N | --reproducible] [TARGET...]`.
+pub fn fuzz_args(args: &[String]) -> Result<(FuzzBudget, Vec<&'static str>), String> {
     let mut seconds = 60;
+    let mut reproducible = false;
     let mut targets = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if a == "--seconds" || a.starts_with("--seconds=") {
+        if a == "--reproducible" {
+            reproducible = true;
+        } else if a == "--seconds" || a.starts_with("--seconds=") {
             let n = match a.strip_prefix("--seconds=") {
                 Some(n) => n.to_string(),
                 None => it.next().cloned().unwrap_or_default(),
@@ -70,7 +95,12 @@ pub fn fuzz_args(args: &[String]) -> Result<(u64, Vec<&'static str>), String> {
     if targets.is_empty() {
         targets = FUZZ_TARGETS.to_vec();
     }
-    Ok((seconds, targets))
+    let budget = if reproducible {
+        FuzzBudget::Reproducible
+    } else {
+        FuzzBudget::Seconds(seconds)
+    };
+    Ok((budget, targets))
 }
 
 /// Parses `[--packets N]`.
@@ -153,43 +183,59 @@ fn cargo_fuzz(args: &[&str]) -> Command {
     cmd
 }
 
-/// Builds the fuzz targets (debug assertions on) and runs each for `seconds`.
-pub fn fuzz(seconds: u64, targets: &[&str]) -> Result<(), String> {
+/// Builds the fuzz targets (debug assertions on) and runs each within `budget`.
+pub fn fuzz(budget: FuzzBudget, targets: &[&str]) -> Result<(), String> {
     ensure_cargo_fuzz()?;
     run(&mut cargo_fuzz(&["build", "--debug-assertions"]), None)?;
     let mut lines = Vec::new();
     for t in targets {
-        let scratch = format!("../target/fuzz-corpus/{t}");
-        std::fs::create_dir_all(format!("target/fuzz-corpus/{t}"))
-            .map_err(|e| format!("cannot create target/fuzz-corpus/{t}: {e}"))?;
+        let (scratch, limits) = match budget {
+            FuzzBudget::Seconds(s) => (
+                format!("fuzz-corpus/{t}"),
+                vec![format!("-max_total_time={s}")],
+            ),
+            FuzzBudget::Reproducible => {
+                let runs = TEST_FUZZ_RUNS
+                    .iter()
+                    .find(|(name, _)| name == t)
+                    .map_or(100_000, |(_, n)| *n);
+                let dir = format!("fuzz-reproducible/{t}");
+                let _ = std::fs::remove_dir_all(format!("target/{dir}"));
+                (
+                    dir,
+                    vec![format!("-runs={runs}"), format!("-seed={TEST_FUZZ_SEED}")],
+                )
+            }
+        };
+        std::fs::create_dir_all(format!("target/{scratch}"))
+            .map_err(|e| format!("cannot create target/{scratch}: {e}"))?;
+        let scratch = format!("../target/{scratch}");
         let seeds = format!("fuzz/corpus/{t}");
-        let time = format!("-max_total_time={seconds}");
-        let mut cmd = cargo_fuzz(&[
-            "run",
-            "--debug-assertions",
-            t,
-            &scratch,
-            &seeds,
-            "--",
-            &time,
+        let mut args = vec!["run", "--debug-assertions", t, &scratch, &seeds, "--"];
+        args.extend(limits.iter().map(String::as_str));
+        args.extend([
             "-rss_limit_mb=2048",
             "-max_len=8192",
             "-print_final_stats=1",
         ]);
-        let limit = Some(Duration::from_secs(seconds + 600));
-        let out = run_captured(&mut cmd, limit).map_err(|e| {
-            format!("fuzz target `{t}` failed (see engine/fuzz/artifacts/{t}/ for the input): {e}")
-        })?;
+        let started = std::time::Instant::now();
+        let out =
+            run_captured(&mut cargo_fuzz(&args), Some(Duration::from_secs(1800))).map_err(|e| {
+                format!(
+                    "fuzz target `{t}` failed (see engine/fuzz/artifacts/{t}/ for the input): {e}"
+                )
+            })?;
         let runs = out
             .lines()
             .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
             .map(str::trim)
             .unwrap_or("?")
             .to_string();
-        println!("fuzz {t}: {runs} executions in {seconds} s, no crash");
-        lines.push(format!("  {t:<9} {runs:>12} executions"));
+        let secs = started.elapsed().as_secs();
+        println!("fuzz {t}: {runs} executions in {secs} s, no crash");
+        lines.push(format!("  {t:<9} {runs:>12} executions {secs:>6} s"));
     }
-    println!("fuzzing, {seconds} s per target:\n{}", lines.join("\n"));
+    println!("fuzzing:\n{}", lines.join("\n"));
     Ok(())
 }
 
