@@ -481,11 +481,12 @@ fn decision(d: fwl::Decision, trace: bool) -> w::Decision {
             .into_iter()
             .map(|e| w::Emitted {
                 iface: iface_to(e.iface),
-                // The engine names the three kinds it emits; anything it sends that is
-                // neither an ICMP error nor a reset is the packet going on its way.
+                // The engine names the four kinds it emits; anything else is the
+                // packet going on its way.
                 kind: match e.kind {
                     "icmp_error" => w::EmittedKind::IcmpError,
                     "tcp_rst" => w::EmittedKind::TcpRst,
+                    "reply" => w::EmittedKind::Reply,
                     _ => w::EmittedKind::Forwarded,
                 },
                 bytes: e.bytes,

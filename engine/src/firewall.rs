@@ -21,6 +21,7 @@ use crate::conntrack::{
     ConnRef, Conntrack, CtState, Entry, Settings, TcpState, Template, Tracked, Tuple,
 };
 use crate::defrag::{self, Defrag};
+use crate::local;
 use crate::rules::trace::{rule_lines, CtChange, CtSnapshot, CtTrace, TraceLine};
 use crate::rules::{self, FilterDecision, Hook, PacketContext, RulesError, Ruleset, Verdict};
 use crate::wire::{self, icmp_type, Packet, WireError, L4};
@@ -108,6 +109,17 @@ impl Topology {
     pub fn is_local(&self, dst: Ipv4Addr) -> bool {
         dst == self.lan_addr || dst == self.wan_addr
     }
+    /// The limited broadcast or the broadcast address of the LAN or WAN network:
+    /// delivered to the router itself (INPUT), never answered.
+    pub fn is_broadcast(&self, dst: Ipv4Addr) -> bool {
+        local::is_broadcast(
+            dst,
+            &[
+                (self.lan_addr, self.lan_prefix),
+                (self.wan_addr, self.wan_prefix),
+            ],
+        )
+    }
     pub fn addr(&self, iface: Iface) -> Ipv4Addr {
         match iface {
             Iface::Lan => self.lan_addr,
@@ -148,7 +160,8 @@ impl Outcome {
 pub struct Emitted {
     pub iface: Iface,
     pub bytes: Vec<u8>,
-    /// `forwarded`, `icmp_error` or `tcp_rst`.
+    /// `forwarded`, `icmp_error`, `tcp_rst`, or `reply` (an echo or timestamp reply
+    /// of the router's own stack).
     pub kind: &'static str,
 }
 
@@ -335,7 +348,8 @@ impl Firewall {
         max_fragment: u16,
         mut d: Decision,
     ) -> Result<Decision, ProcessError> {
-        let local = self.topology.is_local(pkt.ip.dst);
+        let broadcast = self.topology.is_broadcast(pkt.ip.dst);
+        let local = broadcast || self.topology.is_local(pkt.ip.dst);
         let out = self.topology.route(pkt.ip.dst);
         let tracking = self.tracking();
 
@@ -384,8 +398,13 @@ impl Firewall {
         // Routing: TTL and MTU checks happen before the FORWARD chain.
         let (hook, out_iface, at_hook) = if local {
             d.trace.push(TraceLine::Conntrack(ct.clone()));
+            let what = if broadcast {
+                "a broadcast address"
+            } else {
+                "the router's own address"
+            };
             d.trace.push(TraceLine::Route(format!(
-                "input: {} is the router's own address (arrived on {from})",
+                "input: {} is {what} (arrived on {from})",
                 pkt.ip.dst
             )));
             (Hook::Input, None, bytes.to_vec())
@@ -496,9 +515,7 @@ impl Firewall {
                     }
                     None => {
                         d.outcome = Outcome::Local;
-                        d.trace.push(TraceLine::Stack(
-                            "delivered to the router itself (wasmwall models no local services, so nothing answers)".into(),
-                        ));
+                        self.answer_locally(now_ms, &at_hook, &pkt_at_hook, broadcast, &mut d);
                     }
                 }
                 true
@@ -548,6 +565,47 @@ impl Firewall {
         };
         set_confirmed(&mut d.trace, ct_at, confirmed);
         Ok(d)
+    }
+
+    /// The router's own stack takes a packet INPUT accepted and may answer it (see
+    /// [`local`]); the answer goes out through OUTPUT towards the sender.
+    fn answer_locally(
+        &mut self,
+        now_ms: u64,
+        bytes: &[u8],
+        pkt: &Packet,
+        broadcast: bool,
+        d: &mut Decision,
+    ) {
+        let id = self.ip_id();
+        let answer = match local::answer(bytes, pkt, broadcast, id, now_ms) {
+            Ok(a) => a,
+            Err(why) => {
+                d.trace.push(TraceLine::Stack(format!(
+                    "delivered to the router itself: {why}"
+                )));
+                return;
+            }
+        };
+        let what = match answer.kind {
+            "tcp_rst" => "a reset (nothing listens on the port)",
+            "icmp_error" => "an ICMP unreachable (no port or protocol handler)",
+            _ => "a reply",
+        };
+        d.trace.push(TraceLine::Stack(format!(
+            "delivered to the router itself, which answers with {what}"
+        )));
+        let out = self.topology.route(pkt.ip.src);
+        if self.output_accepts(now_ms, out, &answer.bytes, answer.kind, false, &mut d.trace) {
+            if answer.kind != "reply" {
+                d.outcome = Outcome::Rejected;
+            }
+            d.emitted.push(Emitted {
+                iface: out,
+                bytes: answer.bytes,
+                kind: answer.kind,
+            });
+        }
     }
 
     /// Conntrack's outcome for the trace, from the entry before and after tracking.

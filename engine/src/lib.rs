@@ -26,6 +26,7 @@ mod component;
 pub mod conntrack;
 pub mod defrag;
 pub mod firewall;
+mod local;
 #[cfg(feature = "oracle")]
 pub mod oracle;
 pub mod rules;

@@ -136,6 +136,11 @@ fn kernel_reject_answers_are_rebuilt() {
     for path in trace_files() {
         let trace = load(&path);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
+        // In the `local_*` scenarios the router's own stack answers, not REJECT
+        // (its resets keep the TOS): `kernel_traces.rs` checks those.
+        if name.starts_with("local_") {
+            continue;
+        }
         for step in trace["steps"].as_array().into_iter().flatten() {
             let Some(sent) = step["packet_hex"].as_str() else {
                 continue;

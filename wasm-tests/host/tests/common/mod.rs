@@ -144,6 +144,7 @@ pub fn decision(d: &nat::Decision, trace: bool) -> Decision {
                     "forwarded" => EmittedKind::Forwarded,
                     "icmp_error" => EmittedKind::IcmpError,
                     "tcp_rst" => EmittedKind::TcpRst,
+                    "reply" => EmittedKind::Reply,
                     other => panic!("the engine emitted a packet of unknown kind {other:?}"),
                 },
                 bytes: e.bytes.clone(),
