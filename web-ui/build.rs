@@ -24,6 +24,7 @@ const TRACES: &[&str] = &[
     "icmp_error_udp_port_unreach",
     "ftp_active_port",
     "tcp_window_seq_far",
+    "local_input_chain",
 ];
 
 fn main() {

@@ -117,6 +117,11 @@ pub const PRESETS: &[Preset] = &[
         source: Source::Kernel(&TCP_WINDOW_SEQ_FAR),
     },
     Preset {
+        id: "router-itself",
+        title: "The router itself: ping, closed ports, INPUT and OUTPUT",
+        source: Source::Kernel(&LOCAL_INPUT_CHAIN),
+    },
+    Preset {
         id: "syn-flood",
         title: "SYN flood against a 16-entry table",
         source: Source::Built(syn_flood),
