@@ -216,7 +216,7 @@ impl GuestFirewall for FirewallResource {
             .iter()
             .map(|x| x.proc_line(st.clock_ms) + "\n")
             .collect();
-        lines.sort();
+        crate::sort::sort_by(&mut lines, String::cmp);
         lines.concat()
     }
 

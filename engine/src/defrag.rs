@@ -81,7 +81,7 @@ impl Defrag {
         }
         q.largest = q.largest.max(ip.total_len);
         q.pieces.push((offset, data, ip.more_fragments));
-        q.pieces.sort_by_key(|p| p.0);
+        crate::sort::sort_by_key(&mut q.pieces, |p| p.0);
 
         // Complete when the pieces are contiguous from 0 to a last fragment.
         let mut next = 0;

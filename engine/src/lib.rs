@@ -30,6 +30,7 @@ mod local;
 #[cfg(feature = "oracle")]
 pub mod oracle;
 pub mod rules;
+mod sort;
 pub mod wire;
 
 pub use conntrack::{Conntrack, CtState, Settings};

@@ -263,7 +263,7 @@ impl Conntrack {
     /// Entries in the kernel-oracle's order.
     pub fn sorted_entries(&self) -> Vec<&Entry> {
         let mut v: Vec<&Entry> = self.entries().collect();
-        v.sort_by_cached_key(|e| proc::sort_key(e));
+        crate::sort::sort_by_cached_key(&mut v, |e| proc::sort_key(e));
         v
     }
 

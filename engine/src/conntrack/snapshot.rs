@@ -68,13 +68,13 @@ impl Conntrack {
     /// The tracker's whole state.
     pub fn export(&self) -> Snapshot {
         let mut entries: Vec<Entry> = self.entries().cloned().collect();
-        entries.sort_by_key(|e| e.id);
+        crate::sort::sort_by_key(&mut entries, |e| e.id);
         let mut helper_state: Vec<(u32, HelperState)> = self
             .helper_state
             .iter()
             .map(|(k, v)| (*k, v.clone()))
             .collect();
-        helper_state.sort_by_key(|(k, _)| *k);
+        crate::sort::sort_by_key(&mut helper_state, |(k, _)| *k);
         Snapshot {
             settings: self.settings.clone(),
             entries,

@@ -174,7 +174,7 @@ impl Ruleset {
         if !tables.iter().any(|t| t.kind == TableKind::Filter) {
             tables.push(Table::new(TableKind::Filter));
         }
-        tables.sort_by_key(|t| t.kind != TableKind::Raw);
+        crate::sort::sort_by_key(&mut tables, |t| t.kind != TableKind::Raw);
         Ok(Ruleset { tables })
     }
 

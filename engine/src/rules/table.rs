@@ -128,7 +128,7 @@ impl Table {
         let mut user: Vec<usize> = (0..self.chains.len())
             .filter(|&i| self.chains[i].policy.is_none())
             .collect();
-        user.sort_by(|&a, &b| {
+        crate::sort::sort_by(&mut user, |&a, &b| {
             self.chains[a]
                 .name
                 .as_bytes()

@@ -60,7 +60,7 @@ pub(crate) fn command(tables: &[Table], line: &str, n: usize) -> Result<Vec<Tabl
     let mut out = tables.to_vec();
     if !out.iter().any(|t| t.kind == kind) {
         out.push(Table::new(kind));
-        out.sort_by_key(|t| t.kind != TableKind::Raw);
+        crate::sort::sort_by_key(&mut out, |t| t.kind != TableKind::Raw);
     }
     let table = out
         .iter_mut()
