@@ -10,6 +10,7 @@
 //! - [`defrag`]: reassembly before tracking.
 //! - [`firewall`]: the router pipeline that ties them together.
 //! - `oracle` (feature `oracle`): replay of kernel-oracle traces.
+//! - `capture` (feature `pcap`): pcap files read into memory for replays and benchmarks.
 #![cfg_attr(
     not(all(target_arch = "wasm32", target_os = "wasi")),
     forbid(unsafe_code)
@@ -20,6 +21,8 @@
 /// The engine's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+#[cfg(all(feature = "pcap", not(all(target_arch = "wasm32", target_os = "wasi"))))]
+pub mod capture;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 #[allow(unsafe_code)]
 mod component;

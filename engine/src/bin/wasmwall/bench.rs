@@ -22,11 +22,11 @@
 //! fastest of `--runs` runs (each starts from an empty table).
 
 use crate::read;
-use crate::replay::wasmwall_cli_pcap;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use wasmwall::capture::Capture;
 use wasmwall::firewall::{Firewall, Iface, Topology};
 use wasmwall::{Conntrack, Settings};
 
@@ -43,37 +43,10 @@ pub struct Options<'a> {
     pub runs: usize,
 }
 
-/// A capture in memory: every packet's bytes back to back.
-struct Capture {
-    data: Vec<u8>,
-    /// (start, end) in `data`, time in ms, the interface it enters from.
-    packets: Vec<(usize, usize, u64, Iface)>,
-}
-
-impl Capture {
-    fn load(path: &Path) -> Result<Capture, String> {
-        let records = wasmwall_cli_pcap::read_packets(&read(path)?)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let topology = Topology::default();
-        let mut data = Vec::with_capacity(records.iter().map(|(_, b)| b.len()).sum());
-        let mut packets = Vec::with_capacity(records.len());
-        for (t_ms, bytes) in &records {
-            let start = data.len();
-            data.extend_from_slice(bytes);
-            // The source address sits at bytes 12..16 of the IPv4 header.
-            let from = match bytes.get(12..16) {
-                Some(a) => topology.route([a[0], a[1], a[2], a[3]].into()),
-                None => Iface::Wan,
-            };
-            packets.push((start, data.len(), *t_ms, from));
-        }
-        Ok(Capture { data, packets })
-    }
-
-    fn bytes(&self, i: usize) -> &[u8] {
-        let (start, end, ..) = self.packets[i];
-        &self.data[start..end]
-    }
+/// Reads the capture, not timed.
+fn load(path: &Path) -> Result<Capture, String> {
+    Capture::from_pcap(&read(path)?, &Topology::default())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Nanoseconds this thread has spent on a CPU (`/proc/thread-self/schedstat`), where
@@ -112,10 +85,13 @@ fn run_conntrack(cap: &Capture, settings: &Settings, batch: usize) -> Run {
     let mut batch_pkts: Vec<(u64, &[u8])> = Vec::with_capacity(batch);
     let allocs_before = region.change().allocations;
     let (start, cpu_start) = (Instant::now(), cpu_ns());
-    for chunk in (0..cap.packets.len()).step_by(batch) {
-        let end = (chunk + batch).min(cap.packets.len());
+    for chunk in (0..cap.len()).step_by(batch) {
+        let end = (chunk + batch).min(cap.len());
         batch_pkts.clear();
-        batch_pkts.extend((chunk..end).map(|i| (cap.packets[i].2, cap.bytes(i))));
+        batch_pkts.extend((chunk..end).map(|i| {
+            let (t_ms, _, bytes) = cap.get(i);
+            (t_ms, bytes)
+        }));
         out.clear();
         ct.track_batch(batch_pkts.iter().copied(), true, &mut out);
     }
@@ -147,13 +123,10 @@ fn run_firewall(cap: &Capture, settings: &Settings, rules: &str, batch: usize) -
     fw.conntrack_mut().set_record_events(false);
     let allocs_before = region.change().allocations;
     let (start, cpu_start) = (Instant::now(), cpu_ns());
-    for chunk in (0..cap.packets.len()).step_by(batch) {
-        let end = (chunk + batch).min(cap.packets.len());
+    for chunk in (0..cap.len()).step_by(batch) {
+        let end = (chunk + batch).min(cap.len());
         batch_pkts.clear();
-        batch_pkts.extend((chunk..end).map(|i| {
-            let (_, _, t_ms, from) = cap.packets[i];
-            (t_ms, from, cap.bytes(i))
-        }));
+        batch_pkts.extend((chunk..end).map(|i| cap.get(i)));
         out.clear();
         fw.process_batch(batch_pkts.iter().copied(), &mut out);
     }
@@ -190,7 +163,7 @@ pub fn bench(o: &Options<'_>) -> Result<String, String> {
         }
         None => None,
     };
-    let cap = Capture::load(o.pcap)?;
+    let cap = load(o.pcap)?;
     let settings = Settings {
         max: o.max_entries,
         ..Settings::default()
@@ -203,13 +176,13 @@ pub fn bench(o: &Options<'_>) -> Result<String, String> {
             Some(text) => run_firewall(&cap, &settings, text, o.batch),
         };
         let on_cpu = run.cpu.map_or(String::new(), |c| {
-            format!(" ({:.2} Mpps on-CPU)", mpps(cap.packets.len(), c))
+            format!(" ({:.2} Mpps on-CPU)", mpps(cap.len(), c))
         });
         out.push_str(&format!(
             "run {}: {:.3} s, {:.2} Mpps{on_cpu}, {} entries, {} heap bytes, {} allocations\n",
             i + 1,
             run.elapsed.as_secs_f64(),
-            mpps(cap.packets.len(), run.elapsed),
+            mpps(cap.len(), run.elapsed),
             run.entries,
             run.heap,
             run.allocations
@@ -226,9 +199,9 @@ pub fn bench(o: &Options<'_>) -> Result<String, String> {
     };
     out.push_str(&format!(
         "{{\"packets\":{},\"seconds\":{:.6},\"mpps\":{:.3},\"entries\":{},\"bytes_per_entry\":{:.1}}}\n",
-        cap.packets.len(),
+        cap.len(),
         best.elapsed.as_secs_f64(),
-        mpps(cap.packets.len(), best.elapsed),
+        mpps(cap.len(), best.elapsed),
         best.entries,
         per_entry
     ));

@@ -2,7 +2,8 @@
 
 use crate::read;
 use std::path::Path;
-use wasmwall::firewall::{Firewall, Iface};
+use wasmwall::capture::Capture;
+use wasmwall::firewall::Firewall;
 use wasmwall::{oracle, wire, Settings};
 
 /// Replays a kernel-oracle trace and returns the engine's trace as JSON text, and
@@ -82,21 +83,17 @@ pub fn pcap(
             rules.map_or("rules".into(), |p| p.display().to_string())
         )
     })?;
-    let packets = wasmwall_cli_pcap::read_packets(&read(pcap)?)
+    let capture = Capture::from_pcap(&read(pcap)?, &fw.topology)
         .map_err(|e| format!("{}: {e}", pcap.display()))?;
     let mut out = String::new();
     let mut last = 0;
-    for (i, (t_ms, bytes)) in packets.iter().enumerate() {
-        let from = match wire::parse(bytes) {
-            Ok(p) => fw.topology.route(p.ip.src),
-            Err(_) => Iface::Wan,
-        };
-        last = *t_ms;
-        let line = match fw.process(*t_ms, from, bytes) {
+    for (i, (t_ms, from, bytes)) in capture.iter().enumerate() {
+        last = t_ms;
+        let line = match fw.process(t_ms, from, bytes) {
             Ok(d) => {
                 let mut line = format!(
                     "{i:>6} {:>10.3} {:<3} {:<9} {:<11} {}{}",
-                    *t_ms as f64 / 1000.0,
+                    t_ms as f64 / 1000.0,
                     from,
                     d.outcome.name(),
                     d.ctstate.name(),
@@ -116,7 +113,7 @@ pub fn pcap(
             }
             Err(e) => format!(
                 "{i:>6} {:>10.3} {:<3} error     -           {e}",
-                *t_ms as f64 / 1000.0,
+                t_ms as f64 / 1000.0,
                 from
             ),
         };
@@ -158,32 +155,5 @@ fn summary(bytes: &[u8]) -> String {
             ip.src, ip.dst, c.icmp_type, c.code
         ),
         _ => format!("proto {} {} > {}", ip.protocol, ip.src, ip.dst),
-    }
-}
-
-/// Reading pcap files into (time in ms from the first packet, IPv4 bytes).
-pub(crate) mod wasmwall_cli_pcap {
-    use pcap_file::pcap::PcapReader;
-    use pcap_file::DataLink;
-
-    pub fn read_packets(data: &[u8]) -> Result<Vec<(u64, Vec<u8>)>, String> {
-        let mut reader = PcapReader::new(data).map_err(|e| format!("not a pcap file: {e}"))?;
-        let link = reader.header().datalink;
-        let skip = match link {
-            DataLink::RAW | DataLink::IPV4 => 0,
-            DataLink::ETHERNET => 14,
-            DataLink::LINUX_SLL => 16,
-            other => return Err(format!("unsupported link type {other:?}")),
-        };
-        let mut out = Vec::new();
-        let mut first = None;
-        while let Some(pkt) = reader.next_packet() {
-            let pkt = pkt.map_err(|e| format!("corrupt packet record: {e}"))?;
-            let us = pkt.timestamp.as_micros() as u64;
-            let t0 = *first.get_or_insert(us);
-            let data = pkt.data.get(skip..).unwrap_or(&[]);
-            out.push(((us - t0) / 1000, data.to_vec()));
-        }
-        Ok(out)
     }
 }
