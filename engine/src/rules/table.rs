@@ -170,25 +170,31 @@ impl Table {
     /// Points every jump at its chain's index; returns the first rule whose target
     /// names no user chain, with the reason.
     pub(crate) fn resolve_jumps(&mut self) -> Result<(), Located> {
-        let names: hashbrown::HashMap<String, (usize, bool)> = self
+        // (name, index, built-in), sorted by name.
+        let mut names: Vec<(String, usize, bool)> = self
             .chains
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.clone(), (i, c.policy.is_some())))
+            .map(|(i, c)| (c.name.clone(), i, c.policy.is_some()))
             .collect();
+        crate::sort::sort_by(&mut names, |a, b| a.0.cmp(&b.0));
         for chain in &mut self.chains {
             for rule in &mut chain.rules {
                 let (Target::Jump(c) | Target::Goto(c)) = &mut rule.target else {
                     continue;
                 };
-                match names.get(&c.name) {
-                    Some(&(_, true)) => {
+                let found = names
+                    .binary_search_by(|n| n.0.as_str().cmp(&c.name))
+                    .ok()
+                    .map(|k| (names[k].1, names[k].2));
+                match found {
+                    Some((_, true)) => {
                         return Err((
                             rule.origin,
                             format!("cannot jump to built-in chain `{}'", c.name),
                         ));
                     }
-                    Some(&(i, false)) => c.index = i,
+                    Some((i, false)) => c.index = i,
                     None => {
                         return Err((rule.origin, format!("Chain '{}' does not exist", c.name)))
                     }
