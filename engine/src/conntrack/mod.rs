@@ -171,6 +171,8 @@ pub struct Conntrack {
     next_id: u32,
     /// Set when a packet was dropped for a full table; the next GC run evicts harder.
     early_drop_pending: bool,
+    /// A buffer early drop reuses for the slots of the bucket it scans.
+    bucket_scratch: Vec<Slot>,
 }
 
 /// What a protocol tracker decided.
@@ -209,6 +211,7 @@ impl Conntrack {
             stats: Stats::default(),
             next_id: 1,
             early_drop_pending: false,
+            bucket_scratch: Vec::new(),
         }
     }
 
@@ -637,7 +640,9 @@ impl Conntrack {
                 bucket = (bucket + 1) % n;
             }
             let mut drops = 0;
-            for slot in self.table.bucket_slots(bucket) {
+            let mut slots = std::mem::take(&mut self.bucket_scratch);
+            self.table.bucket_slots_into(bucket, &mut slots);
+            for &slot in &slots {
                 let Some(e) = self.table.get(slot) else {
                     continue;
                 };
@@ -648,6 +653,7 @@ impl Conntrack {
                     drops += 1;
                 }
             }
+            self.bucket_scratch = slots;
             if drops > 0 {
                 self.stats.early_drop += drops;
                 return true;

@@ -6,11 +6,14 @@
 //! * The **slab** holds the entries in fixed-size chunks, so growing never copies
 //!   entries and never holds more than one chunk of unused room. A freed slot is
 //!   reused by the next insert (last freed, first reused).
-//! * The **index** is one hash table of 8-byte items: a *node* (slot and direction)
-//!   and 32 bits of its tuple's hash. It stores no keys: a probe whose hash bits match
-//!   compares the wanted tuple with the entry's own tuple in the slab, and growing the
-//!   index never has to visit the entries. One well-mixed 64-bit hash of a tuple
-//!   ([`tuple_hash`]) serves the index and the buckets below.
+//! * The **index** is one hash table of 8-byte items, one per entry: the entry's slot
+//!   and 32 bits of the hash of its *key*, the one of its two tuples that orders first
+//!   ([`index_key`]). A packet's tuple and its inverse have the same key, so one probe
+//!   finds the entry whichever way the packet travels; the entry's own tuples then tell
+//!   the direction. The index stores no keys: a probe whose hash bits match compares
+//!   with the entry's tuples in the slab, and growing the index never has to visit the
+//!   entries. One well-mixed 64-bit hash of a tuple ([`tuple_hash`]) serves the index
+//!   and the buckets below.
 //! * Entries also sit in emulated hash **buckets** (one chain per direction) because
 //!   early drop works bucket by bucket: when the table is full, the kernel scans up to
 //!   8 consecutive buckets starting at the new packet's bucket and evicts every
@@ -75,6 +78,23 @@ pub fn tuple_hash(t: &Tuple) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The tuple an entry is indexed under, for a tuple `t` and its inverse: whichever
+/// orders first (by [`packed`]). Both tuples of an entry give the same key. `None` when
+/// `t` has no inverse: no entry holds such a tuple.
+pub fn index_key(t: &Tuple) -> Option<Tuple> {
+    let inv = t.invert()?;
+    Some(if packed(t) <= packed(&inv) { *t } else { inv })
+}
+
+/// A tuple's fields in one number, for a cheap total order.
+fn packed(t: &Tuple) -> u128 {
+    u128::from(u32::from(t.src)) << 72
+        | u128::from(u32::from(t.dst)) << 40
+        | u128::from(t.sport) << 24
+        | u128::from(t.dport) << 8
+        | u128::from(t.protocol)
+}
+
 /// One place in the slab: the entry, and the next node of each of its bucket chains.
 #[derive(Debug, Clone)]
 struct Place {
@@ -105,22 +125,23 @@ fn place_mut(chunks: &mut [Vec<Place>], slot: Slot) -> Option<&mut Place> {
     chunks.get_mut(s / CHUNK)?.get_mut(s % CHUNK)
 }
 
-/// An index item: the node and the upper half of its tuple's hash.
-fn item(h: u64, n: u32) -> u64 {
-    h & 0xffff_ffff_0000_0000 | u64::from(n)
+/// Which of an entry's tuples is its [`index_key`] (its reply tuple is its original's
+/// inverse).
+fn key_direction(e: &Entry) -> Direction {
+    if packed(e.original()) <= packed(e.reply()) {
+        Direction::Original
+    } else {
+        Direction::Reply
+    }
+}
+
+/// An index item: the slot and the upper half of its key's hash.
+fn item(h: u64, slot: Slot) -> u64 {
+    h & 0xffff_ffff_0000_0000 | u64::from(slot)
 }
 /// The hash the index files an item under, from the hash bits the item keeps.
 fn item_hash(it: u64) -> u64 {
     it & 0xffff_ffff_0000_0000 | it >> 32
-}
-
-/// The tuple a node of the index stands for.
-fn node_tuple(chunks: &[Vec<Place>], n: u32) -> Option<&Tuple> {
-    let h = unnode(n);
-    place(chunks, h.slot)?
-        .entry
-        .as_ref()
-        .map(|e| e.tuple(h.dir))
 }
 
 impl Table {
@@ -161,13 +182,26 @@ impl Table {
     }
 
     pub fn find(&self, t: &Tuple) -> Option<Hit> {
+        let key = index_key(t)?;
+        let h = tuple_hash(&key);
         let chunks = &self.chunks;
-        let h = tuple_hash(t);
-        self.index
-            .find(item_hash(h), |&it| {
-                it >> 32 == h >> 32 && node_tuple(chunks, it as u32) == Some(t)
-            })
-            .map(|&it| unnode(it as u32))
+        let holds_key = |&it: &u64| {
+            it >> 32 == h >> 32
+                && place(chunks, it as Slot)
+                    .and_then(|p| p.entry.as_ref())
+                    .is_some_and(|e| *e.original() == key || *e.reply() == key)
+        };
+        let slot = *self.index.find(item_hash(h), holds_key)? as Slot;
+        let e = self.get(slot)?;
+        // A tuple that is its own inverse (same address and port both ways) is found in
+        // the reply direction, as in the kernel, where the reply node is chained in
+        // front of the original one.
+        let dir = if e.reply() == t {
+            Direction::Reply
+        } else {
+            Direction::Original
+        };
+        Some(Hit { slot, dir })
     }
 
     pub fn get(&self, slot: Slot) -> Option<&Entry> {
@@ -206,14 +240,10 @@ impl Table {
             }
         };
         let hashes = [tuple_hash(entry.original()), tuple_hash(entry.reply())];
+        let key_hash = hashes[key_direction(&entry).index()];
         place_mut(&mut self.chunks, slot)
             .expect("slot was just allocated")
             .entry = Some(entry);
-        // A tuple that is its own inverse (same address and port both ways) is indexed
-        // once, by its reply node, so it is found in the reply direction (as in the
-        // kernel, where the reply node is chained in front of the original one).
-        let self_inverse =
-            hashes[0] == hashes[1] && self.get(slot).is_some_and(|e| e.original() == e.reply());
         for dir in [Direction::Original, Direction::Reply] {
             let h = hashes[dir.index()];
             let me = node(slot, dir);
@@ -221,12 +251,11 @@ impl Table {
             let head = self.heads[b];
             self.set_next(me, head);
             self.heads[b] = me;
-            if dir == Direction::Original && self_inverse {
-                continue;
-            }
-            self.index
-                .insert_unique(item_hash(h), item(h, me), |&it| item_hash(it));
         }
+        self.index
+            .insert_unique(item_hash(key_hash), item(key_hash, slot), |&it| {
+                item_hash(it)
+            });
         self.len += 1;
         self.inserts += 1;
         slot
@@ -235,12 +264,16 @@ impl Table {
     /// Removes an entry, returning it.
     pub fn remove(&mut self, slot: Slot) -> Option<Entry> {
         let entry = place_mut(&mut self.chunks, slot)?.entry.take()?;
+        let key_hash = tuple_hash(entry.tuple(key_direction(&entry)));
+        if let Ok(found) = self
+            .index
+            .find_entry(item_hash(key_hash), |&it| it as Slot == slot)
+        {
+            found.remove();
+        }
         for dir in [Direction::Original, Direction::Reply] {
             let me = node(slot, dir);
             let h = tuple_hash(entry.tuple(dir));
-            if let Ok(found) = self.index.find_entry(item_hash(h), |&it| it as u32 == me) {
-                found.remove();
-            }
             let b = self.bucket_of_hash(h) as usize;
             let mut cur = self.heads[b];
             let mut prev = NONE;
@@ -266,6 +299,14 @@ impl Table {
     /// The slots chained in one bucket (an entry can appear once per direction).
     pub fn bucket_slots(&self, bucket: u32) -> Vec<Slot> {
         let mut out = Vec::new();
+        self.bucket_slots_into(bucket, &mut out);
+        out
+    }
+
+    /// Replaces `out`'s contents with the slots chained in one bucket, each once, in
+    /// chain order. Lets a caller reuse one buffer instead of allocating per bucket.
+    pub fn bucket_slots_into(&self, bucket: u32, out: &mut Vec<Slot>) {
+        out.clear();
         let mut cur = self.heads[bucket as usize];
         while cur != NONE {
             let slot = unnode(cur).slot;
@@ -274,7 +315,6 @@ impl Table {
             }
             cur = self.next(cur);
         }
-        out
     }
 
     /// Occupied slots in slab order.

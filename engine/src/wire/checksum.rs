@@ -1,40 +1,37 @@
 //! Internet checksums (RFC 1071) for IPv4 headers and transport segments.
 //!
 //! The one's-complement sum does not depend on byte order up to a final byte swap
-//! (RFC 1071, section 2), and 16-bit words can be summed 64 bits at a time with
-//! end-around carry (section 2 (B)), so the bytes are summed as native-endian 64-bit
-//! words and the carries folded back at the end. A sum that verifies is `0xffff` in
-//! any byte order.
+//! (RFC 1071, section 2), and 16-bit words can be summed several at a time in a wider
+//! accumulator (section 2 (B)), so the bytes are summed as native-endian 32-bit words
+//! into 64-bit lanes and the carries folded back at the end. A sum that verifies is
+//! `0xffff` in any byte order.
 
 use super::{proto, Packet, L4};
 
 /// Adds `data` to a one's-complement accumulator (below 2^48) as native-endian 16-bit
 /// words; an odd byte at the end is padded with zero, as RFC 1071 says. The result
-/// stays below 2^35.
+/// stays below 2^49.
+///
+/// The bytes are read as native-endian 32-bit words added into four 64-bit lanes: a
+/// 32-bit word is two 16-bit words, and 2^32 ≡ 1 modulo 2^16 - 1, so the lanes need no
+/// end-around carry until [`fold`] (a packet of at most 2^16 bytes adds below 2^46 to
+/// each lane). Without carries to chain, the lanes add independently.
 fn add(acc: u64, data: &[u8]) -> u64 {
-    // Two independent 64-bit one's-complement lanes (end-around carry), 16 bytes a step.
-    let (mut a, mut b) = (acc, 0u64);
+    let mut lanes = [0u64; 4];
     let mut blocks = data.chunks_exact(16);
     for blk in &mut blocks {
-        let (x, y) = blk.split_at(8);
-        let (s, c) = a.overflowing_add(u64::from_ne_bytes(x.try_into().unwrap_or_default()));
-        a = s + u64::from(c);
-        let (s, c) = b.overflowing_add(u64::from_ne_bytes(y.try_into().unwrap_or_default()));
-        b = s + u64::from(c);
+        for (lane, word) in lanes.iter_mut().zip(blk.chunks_exact(4)) {
+            *lane += u64::from(u32::from_ne_bytes(word.try_into().unwrap_or_default()));
+        }
     }
-    let mut rest = blocks.remainder();
-    if rest.len() >= 8 {
-        let (x, r) = rest.split_at(8);
-        let (s, c) = b.overflowing_add(u64::from_ne_bytes(x.try_into().unwrap_or_default()));
-        b = s + u64::from(c);
-        rest = r;
+    let mut words = blocks.remainder().chunks_exact(4);
+    for word in &mut words {
+        lanes[0] += u64::from(u32::from_ne_bytes(word.try_into().unwrap_or_default()));
     }
-    let mut tail = [0u8; 8];
+    let rest = words.remainder();
+    let mut tail = [0u8; 4];
     tail[..rest.len()].copy_from_slice(rest);
-    let (s, c) = a.overflowing_add(u64::from_ne_bytes(tail));
-    a = s + u64::from(c);
-    // Fold the lanes to 32-bit halves so the sum cannot overflow.
-    (a >> 32) + (a & 0xffff_ffff) + (b >> 32) + (b & 0xffff_ffff)
+    acc + u64::from(u32::from_ne_bytes(tail)) + lanes.iter().sum::<u64>()
 }
 
 /// Adds the IPv4 pseudo-header of a transport segment.

@@ -1,10 +1,5 @@
-//! The per-packet cost of the component's `process` against `process-batch`, in
-//! wasmtime, next to the native engine.
-//!
-//! ```text
-//! cargo run -p wasmwall-host --release --bin wasmwall-bench -- [--conns N] [--concurrency N]
-//!     [--batches 1,16,64,256] [--reps N] [--component FILE]
-//! ```
+//! The churn mode: the per-packet cost of the component's `process` against
+//! `process-batch` at several batch sizes, next to the native engine.
 //!
 //! The workload is the handshake-heavy "churn" of `gen_workload.py`: short TCP
 //! connections of 7 packets each (SYN, SYN-ACK, ACK, FIN-ACK, ACK, FIN-ACK, ACK) from
@@ -15,7 +10,6 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 use wasmwall::wire::{IpSpec, PacketSpec, TcpOptionsSpec, TcpSpec, Transport};
 use wasmwall_host::{component_path, Iface, Outcome, Packet, Runtime};
@@ -30,7 +24,7 @@ const RULES: &str = "\
 COMMIT
 ";
 
-struct Options {
+pub struct Options {
     conns: u32,
     concurrency: u32,
     batches: Vec<usize>,
@@ -38,7 +32,7 @@ struct Options {
     component: PathBuf,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
+pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         conns: 20_000,
         concurrency: 64,
@@ -212,7 +206,7 @@ fn best(reps: u32, mut f: impl FnMut() -> Result<f64, String>) -> Result<f64, St
     Ok(best)
 }
 
-fn run(o: Options) -> Result<(), String> {
+pub fn run(o: Options) -> Result<(), String> {
     let packets = workload(o.conns, o.concurrency);
     println!(
         "churn workload: {} connections x 7 packets = {} packets, {} interleaved",
@@ -240,15 +234,4 @@ fn run(o: Options) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match parse(&args).and_then(run) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wasmwall-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
