@@ -7,6 +7,9 @@
 //! - `cargo xtask serve [--port N]`: serve the repository without building first.
 //! - `cargo xtask bench-web`: build the browser app and measure it in Chromium (see
 //!   `bench.rs`).
+//! - `cargo xtask bench-captures [--captures DIR] [--max-entries N] [--batch N] [--runs N]`:
+//!   the four benchmark captures natively, through the WASI component and in Chromium
+//!   (see `captures.rs`).
 //! - `cargo xtask fuzz [--seconds N | --reproducible] [TARGET...]`, `cargo xtask flood`,
 //!   `cargo xtask invariants [--packets N]`, `cargo xtask miri`: the reliability checks
 //!   (see `reliability.rs`); `cargo xtask test` runs a bounded version of each.
@@ -14,6 +17,7 @@
 //! Each command first installs what it needs, only when missing (see `tools.rs`).
 
 mod bench;
+mod captures;
 mod component;
 mod reliability;
 mod run;
@@ -39,6 +43,9 @@ commands:
   serve [--port N]  serve the repository as it is, without building
   bench-web         build the browser app and measure it in Chromium: replaying 10 000
                     packets, a 4096-entry table, the .wasm size
+  bench-captures [--captures DIR] [--max-entries N] [--batch N] [--runs N]
+                    the gen_workload.py captures natively, through the WASI component in
+                    wasmtime and in Chromium, with the same rules: Mpps and ratios
   fuzz [--seconds N | --reproducible] [TARGET...]
                     run the cargo-fuzz targets (wire, rules, engine, snapshot) N s each (60),
                     or the fixed-seed, fixed-count run of `cargo xtask test`
@@ -61,6 +68,9 @@ fn main() -> ExitCode {
         Some("demo") => port_arg(&args[1..]).and_then(|port| demo(&root, port)),
         Some("serve") => port_arg(&args[1..]).and_then(|port| serve_forever(&root, port)),
         Some("bench-web") if args.len() == 1 => bench::bench_web(&root),
+        Some("bench-captures") => {
+            captures::parse(&args[1..]).and_then(|o| captures::bench_captures(&root, &o))
+        }
         Some("test") => match &args[1..] {
             [] => return test(&root, false),
             [q] if q == "--quick" => return test(&root, true),

@@ -94,10 +94,15 @@ pub fn ensure(root: &Path, needs: Needs) -> Result<(), String> {
     Ok(())
 }
 
-/// web-ui and wasm-tests must pin `wasm-bindgen = "=WASM_BINDGEN"`: wasm-pack only uses the
-/// installed wasm-bindgen-cli when the versions are equal, and would otherwise download one.
+/// web-ui, wasm-tests and wasm-tests/bench must pin `wasm-bindgen = "=WASM_BINDGEN"`: wasm-pack
+/// only uses the installed wasm-bindgen-cli when the versions are equal, and would otherwise
+/// download one.
 fn check_wasm_bindgen_pins(root: &Path) -> Result<(), String> {
-    for manifest in ["web-ui/Cargo.toml", "wasm-tests/Cargo.toml"] {
+    for manifest in [
+        "web-ui/Cargo.toml",
+        "wasm-tests/Cargo.toml",
+        "wasm-tests/bench/Cargo.toml",
+    ] {
         let text = fs::read_to_string(root.join(manifest))
             .map_err(|e| format!("cannot read {manifest}: {e}"))?;
         let pin = text
