@@ -66,7 +66,8 @@ pub(crate) fn answer(
                 bytes: echo_reply(bytes, pkt, icmp_type::ECHO_REPLY, ip_id, None),
                 kind: "reply",
             }),
-            icmp_type::TIMESTAMP if pkt.ip.total_len - pkt.ip.header_len >= 20 => {
+            // `icmp_timestamp`: at least the originate time after the header.
+            icmp_type::TIMESTAMP if pkt.ip.total_len - pkt.ip.header_len >= 12 => {
                 let ms = u32::try_from(now_ms % DAY_MS).unwrap_or(0);
                 Ok(Answer {
                     bytes: echo_reply(bytes, pkt, icmp_type::TIMESTAMP_REPLY, ip_id, Some(ms)),
@@ -96,7 +97,8 @@ pub(crate) fn answer(
 }
 
 /// An echo (or timestamp) reply: the request's id, sequence, code and data under the
-/// new type; for a timestamp, the receive and transmit times set to `stamp`.
+/// new type; a timestamp reply carries the originate time and the receive and
+/// transmit times set to `stamp`, and nothing else.
 fn echo_reply(
     bytes: &[u8],
     pkt: &Packet,
@@ -108,6 +110,7 @@ fn echo_reply(
     let word = |at: usize| u16::from_be_bytes([icmp[at], icmp[at + 1]]);
     let mut payload = icmp[8..].to_vec();
     if let Some(ms) = stamp {
+        payload.resize(12, 0);
         payload[4..8].copy_from_slice(&ms.to_be_bytes());
         payload[8..12].copy_from_slice(&ms.to_be_bytes());
     }

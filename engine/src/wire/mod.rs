@@ -442,13 +442,35 @@ fn parse_udp(seg: &[u8], offset: u16) -> L4 {
     })
 }
 
+/// Conntrack needs the 8-byte header of any ICMP message. etherparse also insists
+/// that a timestamp request or reply (code 0) is exactly 20 bytes long; the kernel
+/// does not, and tracks shorter or longer ones like any other, so for those the
+/// header is read by hand.
 fn parse_icmp(seg: &[u8], offset: u16) -> L4 {
-    let Ok(msg) = etherparse::Icmpv4Slice::from_slice(seg) else {
-        return L4::Malformed(L4Error::Truncated {
-            protocol: proto::ICMP,
-        });
+    let (icmp_type, code, checksum, rest) = match etherparse::Icmpv4Slice::from_slice(seg) {
+        Ok(msg) => (
+            msg.type_u8(),
+            msg.code_u8(),
+            msg.checksum(),
+            msg.bytes5to8(),
+        ),
+        Err(_)
+            if seg.len() >= 8
+                && matches!(seg[0], icmp_type::TIMESTAMP | icmp_type::TIMESTAMP_REPLY) =>
+        {
+            (
+                seg[0],
+                seg[1],
+                be16(seg, 2),
+                [seg[4], seg[5], seg[6], seg[7]],
+            )
+        }
+        Err(_) => {
+            return L4::Malformed(L4Error::Truncated {
+                protocol: proto::ICMP,
+            })
+        }
     };
-    let icmp_type = msg.type_u8();
     let inner = if icmp_type::is_error(icmp_type) {
         parse_inner(&seg[8..])
     } else {
@@ -456,9 +478,9 @@ fn parse_icmp(seg: &[u8], offset: u16) -> L4 {
     };
     L4::Icmp(IcmpInfo {
         icmp_type,
-        code: msg.code_u8(),
-        checksum: msg.checksum(),
-        rest: msg.bytes5to8(),
+        code,
+        checksum,
+        rest,
         inner,
         offset,
     })
