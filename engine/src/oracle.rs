@@ -230,7 +230,10 @@ pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
     let mut clock_ms: u64 = 0;
     for (i, step) in steps.iter().enumerate() {
         let t = step.get("t").and_then(Value::as_f64).unwrap_or(0.0);
-        let now = ((t * 1000.0).round() as u64).max(clock_ms);
+        // The moment the recorder wrote the packet (or read the table), when the
+        // trace has it: it may lag the scheduled `t`, and the kernel saw that moment.
+        let at = step.get("t_actual").and_then(Value::as_f64).unwrap_or(t);
+        let now = ((at * 1000.0).round() as u64).max(clock_ms);
         let spec_step = spec.get("steps").and_then(|s| s.get(i));
         let collect = step
             .get("collect_ms")
