@@ -90,6 +90,16 @@ pub enum Match {
 }
 
 impl Match {
+    /// A `tcp` or `udp` match of nothing but `! 0:65535`, which nf_tables does not
+    /// install (the rule keeps no trace of it).
+    pub(crate) fn vanished(&self) -> bool {
+        match self {
+            Match::Tcp(t) => t.vanished(),
+            Match::Udp(u) => u.vanished(),
+            _ => false,
+        }
+    }
+
     pub(crate) fn eval(&mut self, v: &View) -> Outcome {
         match self {
             Match::Tcp(m) => m.eval(v),
@@ -348,10 +358,10 @@ impl Pending {
         let must = |name: &str, opt: &str| format!("{name}: option \"--{opt}\" must be specified");
         match self {
             Pending::Tcp(m) => {
-                need(6, "TCP match requires '-p tcp'").map(|_| Match::Tcp(m.without_full_ranges()))
+                need(6, "TCP match requires '-p tcp'").map(|_| Match::Tcp(m.loaded()))
             }
             Pending::Udp(m) => {
-                need(17, "UDP match requires '-p udp'").map(|_| Match::Udp(m.without_full_ranges()))
+                need(17, "UDP match requires '-p udp'").map(|_| Match::Udp(m.loaded()))
             }
             Pending::Icmp(m) => {
                 let m = m.ok_or_else(|| must("icmp", "icmp-type"))?;

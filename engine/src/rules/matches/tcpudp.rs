@@ -69,6 +69,9 @@ pub struct TcpMatch {
     pub option: Option<(u8, bool)>,
     /// Set by `--syn` (saved as `--tcp-flags FIN,SYN,RST,ACK SYN`).
     syn: bool,
+    /// Only a natively compiled `! 0:65535` was written: nf_tables holds nothing of
+    /// the match, and iptables-save does not print it at all.
+    vanished: bool,
 }
 
 /// The `udp` match: ports.
@@ -76,6 +79,8 @@ pub struct TcpMatch {
 pub struct UdpMatch {
     pub sport: Option<PortRange>,
     pub dport: Option<PortRange>,
+    /// As [`TcpMatch`]'s: only `! 0:65535` was written.
+    vanished: bool,
 }
 
 fn set_ports(
@@ -125,24 +130,42 @@ fn port_at(v: &View, offset: usize, range: &Option<PortRange>) -> bool {
     range.is_none_or(|r| v.l4_u16(offset).is_some_and(|p| r.matches(p)))
 }
 
-/// Drops a port range that tests nothing: `0:65535`, and also `! 0:65535` when the
-/// nf_tables backend compiles the ports natively (it installs no expression for it:
-/// iptables 1.8.9 saves `-p tcp ! --dport 0:65535` as `-p tcp`, and the rule matches
-/// every port). Beside `--tcp-option` the x_tables match keeps the negated range,
-/// which then matches no port.
-fn drop_full(range: &mut Option<PortRange>, native: bool) {
-    if range.is_some_and(|r| r.is_full() && (native || !r.invert)) {
+/// A port range as the kernel holds it once the rule is loaded. A range that tests
+/// nothing (`0:65535`) is dropped, and so is `! 0:65535` when the nf_tables backend
+/// compiles the ports natively (it installs no expression for it: iptables 1.8.9 saves
+/// `-p tcp ! --dport 0:65535` as `-p tcp`, and the rule matches every port); natively a
+/// negated range from 0, `! 0:N` (0 < N < 65535), becomes `N+1:65535` (saved so, too).
+/// Beside `--tcp-option` the x_tables match keeps what was written: its negated full
+/// range matches no port.
+/// Returns whether a natively compiled `! 0:65535` was dropped.
+fn as_loaded(range: &mut Option<PortRange>, native: bool) -> bool {
+    let Some(r) = range else { return false };
+    if r.is_full() && (native || !r.invert) {
+        let negated = r.invert;
         *range = None;
+        return negated;
+    } else if native && r.invert && r.lo == 0 && r.hi > 0 {
+        *r = PortRange {
+            lo: r.hi + 1,
+            hi: 65535,
+            invert: false,
+        };
     }
+    false
 }
 
 impl TcpMatch {
-    /// The match as the kernel holds it once the rule is loaded (see [`drop_full`]).
-    pub(crate) fn without_full_ranges(mut self) -> TcpMatch {
+    /// The match as the kernel holds it once the rule is loaded (see [`as_loaded`]).
+    pub(crate) fn loaded(mut self) -> TcpMatch {
         let native = self.is_native();
-        drop_full(&mut self.sport, native);
-        drop_full(&mut self.dport, native);
+        let negated_full = as_loaded(&mut self.sport, native) | as_loaded(&mut self.dport, native);
+        self.vanished = negated_full && self.is_empty();
         self
+    }
+
+    /// Nothing of the match is in the kernel (see [`TcpMatch::vanished`]).
+    pub(crate) fn vanished(&self) -> bool {
+        self.vanished
     }
 
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
@@ -327,11 +350,16 @@ fn has_option(opts: &[u8], kind: u8) -> bool {
 }
 
 impl UdpMatch {
-    /// The match as the kernel holds it once the rule is loaded (see [`drop_full`]).
-    pub(crate) fn without_full_ranges(mut self) -> UdpMatch {
-        drop_full(&mut self.sport, true);
-        drop_full(&mut self.dport, true);
+    /// The match as the kernel holds it once the rule is loaded (see [`as_loaded`]).
+    pub(crate) fn loaded(mut self) -> UdpMatch {
+        let negated_full = as_loaded(&mut self.sport, true) | as_loaded(&mut self.dport, true);
+        self.vanished = negated_full && self.is_empty();
         self
+    }
+
+    /// Nothing of the match is in the kernel (see [`TcpMatch::vanished`]).
+    pub(crate) fn vanished(&self) -> bool {
+        self.vanished
     }
 
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
@@ -430,10 +458,11 @@ mod tests {
 
     #[test]
     fn full_port_ranges_load_as_the_kernel_holds_them() {
-        let loaded = |opts: &[(u8, bool, &[&str])]| tcp(opts).unwrap().without_full_ranges();
+        let loaded = |opts: &[(u8, bool, &[&str])]| tcp(opts).unwrap().loaded();
         // Native: `0:65535` and `! 0:65535` install nothing (iptables-save: `-m tcp`).
         assert_eq!(loaded(&[(DPORT, false, &["0:65535"])]), TcpMatch::default());
-        assert_eq!(loaded(&[(SPORT, true, &[":"])]), TcpMatch::default());
+        let negated = loaded(&[(SPORT, true, &[":"])]);
+        assert!(negated.is_empty() && negated.vanished());
         // Beside `--tcp-option` the negated range stays, matches nothing and is saved.
         let compat = loaded(&[(DPORT, true, &["0:"]), (OPTION, false, &["3"])]);
         assert!(compat.dport.is_some());
@@ -441,10 +470,26 @@ mod tests {
         let udp = |inv| {
             let mut m = UdpMatch::default();
             m.option(DPORT, inv, &["0:65535"]).unwrap();
-            m.without_full_ranges()
+            m.loaded()
         };
-        assert_eq!(udp(true), UdpMatch::default());
+        assert!(udp(true).is_empty() && udp(true).vanished());
         assert_eq!(udp(false), UdpMatch::default());
+    }
+
+    #[test]
+    fn negated_ranges_from_zero_load_as_their_complement() {
+        let saved_of = |arg: &str| saved(&tcp(&[(DPORT, true, &[arg])]).unwrap().loaded());
+        // As iptables 1.8.9 (nf_tables) saves them.
+        assert_eq!(saved_of(":1024"), " -m tcp --dport 1025:65535");
+        assert_eq!(saved_of("0:65534"), " -m tcp --dport 65535");
+        assert_eq!(saved_of("0"), " -m tcp ! --dport 0");
+        assert_eq!(saved_of("5000:"), " -m tcp ! --dport 5000:65535");
+        assert_eq!(saved_of("1:65535"), " -m tcp ! --dport 1:65535");
+        let compat = tcp(&[(DPORT, true, &[":1024"]), (OPTION, false, &["2"])]).unwrap();
+        assert_eq!(
+            saved(&compat.loaded()),
+            " -m tcp ! --dport 0:1024 --tcp-option 2"
+        );
     }
 
     #[test]

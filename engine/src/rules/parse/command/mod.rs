@@ -363,7 +363,11 @@ impl<'t> Line<'t> {
         for ext in self.exts {
             match ext {
                 Ext::Match(m, tok) => {
-                    matches.push(m.finish(proto).map_err(|e| Problem::at(tok, e))?)
+                    let m = m.finish(proto).map_err(|e| Problem::at(tok, e))?;
+                    // nf_tables installs nothing for a match of only `! 0:65535`.
+                    if !m.vanished() {
+                        matches.push(m);
+                    }
                 }
                 Ext::Target(t, tok) => target = t.finish(proto).map_err(|e| Problem::at(tok, e))?,
             }
