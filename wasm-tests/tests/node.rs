@@ -80,6 +80,8 @@ fn recorded_presets_show_what_the_kernel_did() {
                 StepOutcome::Packet(d) => Value::from(match d.outcome {
                     wasmwall::Outcome::Forwarded => "forwarded",
                     wasmwall::Outcome::Rejected => "rejected",
+                    // An echo reply of the router's own stack is neither.
+                    wasmwall::Outcome::Local if !d.emitted.is_empty() => "other",
                     _ => "dropped",
                 }),
                 StepOutcome::BadPacket(_) => Value::from("dropped"),
