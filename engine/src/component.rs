@@ -92,6 +92,7 @@ impl GuestFirewall for FirewallResource {
         }
         let mut fw = Firewall::new(settings, Ruleset::default());
         fw.conntrack_mut().set_record_events(config.events);
+        fw.set_tracing(config.trace);
         Ok(FirewallResource {
             state: RefCell::new(State {
                 fw,

@@ -234,6 +234,8 @@ pub struct Firewall {
     defrag: Defrag,
     /// Counter for the IP ids of generated packets (the kernel randomises them).
     next_ip_id: u16,
+    /// Whether decisions carry their trace (see [`Firewall::set_tracing`]).
+    traces: bool,
 }
 
 impl Firewall {
@@ -244,6 +246,7 @@ impl Firewall {
             rules,
             defrag: Defrag::default(),
             next_ip_id: 1,
+            traces: true,
         }
     }
 
@@ -280,6 +283,20 @@ impl Firewall {
         self.rules.uses_conntrack()
     }
 
+    /// Whether each [`Decision`] carries its trace (on by default). Building the
+    /// trace (text, entry snapshots) costs more than the rest of the pipeline;
+    /// hosts that only want verdicts turn it off. Nothing else changes.
+    pub fn set_tracing(&mut self, on: bool) {
+        self.traces = on;
+    }
+
+    /// Appends a line to a trace, when traces are on.
+    fn note(&self, trace: &mut Vec<TraceLine>, line: impl FnOnce() -> TraceLine) {
+        if self.traces {
+            trace.push(line());
+        }
+    }
+
     fn ip_id(&mut self) -> u16 {
         self.next_ip_id = self.next_ip_id.wrapping_add(1);
         self.next_ip_id
@@ -309,10 +326,12 @@ impl Firewall {
             return match self.defrag.add(now_ms, bytes, &pkt) {
                 None => {
                     d.reason = Some("fragment held for reassembly".into());
-                    d.trace.push(TraceLine::Stack(
-                        "fragment held for reassembly (defragmentation runs before conntrack)"
-                            .into(),
-                    ));
+                    self.note(&mut d.trace, || {
+                        TraceLine::Stack(
+                            "fragment held for reassembly (defragmentation runs before conntrack)"
+                                .into(),
+                        )
+                    });
                     Ok(d)
                 }
                 Some(whole) => {
@@ -357,7 +376,9 @@ impl Firewall {
         let mut tpl = Template::default();
         let ctx = self.context(bytes, pkt, Some(from), None, CtState::Invalid, None, now_ms);
         let raw = self.rules.raw(Hook::Prerouting, &ctx);
-        rule_lines(&raw.steps, &mut d.trace);
+        if self.traces {
+            rule_lines(&raw.steps, &mut d.trace);
+        }
         if raw.verdict != Verdict::Accept {
             d.reason = Some("dropped in raw PREROUTING".into());
             return Ok(d);
@@ -365,7 +386,7 @@ impl Firewall {
         let mark = raw.mark;
         tpl.notrack = raw.notrack;
         tpl.helper = raw.helper;
-        let before = if tracking && !tpl.notrack {
+        let before = if self.traces && tracking && !tpl.notrack {
             lookup_tuple(pkt)
                 .and_then(|t| self.conntrack.find(&t))
                 .filter(|(e, _)| !e.is_expired(now_ms))
@@ -378,12 +399,15 @@ impl Firewall {
         } else {
             Tracked::without_conntrack()
         };
-        let mut ct = self.ct_trace(&tracked, tracking, before, now_ms);
+        let mut ct = self
+            .traces
+            .then(|| self.ct_trace(&tracked, tracking, before, now_ms));
         if let Some(why) = tracked.drop {
             d.reason = Some(why.into());
-            d.trace.push(TraceLine::Conntrack(ct));
-            d.trace
-                .push(TraceLine::Stack(format!("dropped by conntrack: {why}")));
+            push_ct(&mut d.trace, ct);
+            self.note(&mut d.trace, || {
+                TraceLine::Stack(format!("dropped by conntrack: {why}"))
+            });
             return Ok(d);
         }
         d.ctstate = tracked.state;
@@ -397,16 +421,18 @@ impl Firewall {
 
         // Routing: TTL and MTU checks happen before the FORWARD chain.
         let (hook, out_iface, at_hook) = if local {
-            d.trace.push(TraceLine::Conntrack(ct.clone()));
+            push_ct(&mut d.trace, ct.clone());
             let what = if broadcast {
                 "a broadcast address"
             } else {
                 "the router's own address"
             };
-            d.trace.push(TraceLine::Route(format!(
-                "input: {} is {what} (arrived on {from})",
-                pkt.ip.dst
-            )));
+            self.note(&mut d.trace, || {
+                TraceLine::Route(format!(
+                    "input: {} is {what} (arrived on {from})",
+                    pkt.ip.dst
+                ))
+            });
             (Hook::Input, None, bytes.to_vec())
         } else {
             let error = if pkt.ip.ttl <= 1 {
@@ -429,12 +455,16 @@ impl Firewall {
             };
             if let Some((t, code, rest, why)) = error {
                 self.conntrack.abort(&tracked);
-                ct.confirmed = false;
-                d.trace.push(TraceLine::Conntrack(ct));
-                d.trace
-                    .push(TraceLine::Route(format!("forward {from} -> {out}")));
-                d.trace
-                    .push(TraceLine::Stack(format!("dropped before FORWARD: {why}")));
+                if let Some(ct) = ct.as_mut() {
+                    ct.confirmed = false;
+                }
+                push_ct(&mut d.trace, ct);
+                self.note(&mut d.trace, || {
+                    TraceLine::Route(format!("forward {from} -> {out}"))
+                });
+                self.note(&mut d.trace, || {
+                    TraceLine::Stack(format!("dropped before FORWARD: {why}"))
+                });
                 let src = self.topology.addr(from);
                 let id = self.ip_id();
                 if let Some(reply) = icmp_error_for(bytes, pkt, t, code, rest, src, id) {
@@ -458,12 +488,13 @@ impl Firewall {
                 d.reason.get_or_insert_with(|| why.into());
                 return Ok(d);
             }
-            d.trace.push(TraceLine::Conntrack(ct.clone()));
-            d.trace
-                .push(TraceLine::Route(format!("forward {from} -> {out}")));
+            push_ct(&mut d.trace, ct.clone());
+            self.note(&mut d.trace, || {
+                TraceLine::Route(format!("forward {from} -> {out}"))
+            });
             (Hook::Forward, Some(out), decrement_ttl(bytes))
         };
-        let ct_at = d.trace.len() - 2;
+        let ct_at = d.trace.len().saturating_sub(2);
         let pkt_at_hook = wire::parse(&at_hook)?;
 
         // The filter table.
@@ -480,7 +511,9 @@ impl Firewall {
             mark,
         };
         let decision = self.rules.filter(hook, &ctx);
-        rule_lines(&decision.steps, &mut d.trace);
+        if self.traces {
+            rule_lines(&decision.steps, &mut d.trace);
+        }
         let verdict = decision.verdict;
         d.filter = Some(decision);
         let confirmed = match verdict {
@@ -491,8 +524,9 @@ impl Firewall {
                             .confirm(now_ms, &tracked, &at_hook, &pkt_at_hook)
                     {
                         d.reason = Some(why.into());
-                        d.trace
-                            .push(TraceLine::Stack(format!("dropped after the filter: {why}")));
+                        self.note(&mut d.trace, || {
+                            TraceLine::Stack(format!("dropped after the filter: {why}"))
+                        });
                         set_confirmed(&mut d.trace, ct_at, false);
                         return Ok(d);
                     }
@@ -555,10 +589,12 @@ impl Firewall {
                             d.outcome = Outcome::Rejected;
                         }
                     }
-                    None => d.trace.push(TraceLine::Stack(format!(
-                        "REJECT --reject-with {} sends nothing for this packet",
-                        with.name()
-                    ))),
+                    None => self.note(&mut d.trace, || {
+                        TraceLine::Stack(format!(
+                            "REJECT --reject-with {} sends nothing for this packet",
+                            with.name()
+                        ))
+                    }),
                 }
                 false
             }
@@ -581,9 +617,9 @@ impl Firewall {
         let answer = match local::answer(bytes, pkt, broadcast, id, now_ms) {
             Ok(a) => a,
             Err(why) => {
-                d.trace.push(TraceLine::Stack(format!(
-                    "delivered to the router itself: {why}"
-                )));
+                self.note(&mut d.trace, || {
+                    TraceLine::Stack(format!("delivered to the router itself: {why}"))
+                });
                 return;
             }
         };
@@ -592,9 +628,11 @@ impl Firewall {
             "icmp_error" => "an ICMP unreachable (no port or protocol handler)",
             _ => "a reply",
         };
-        d.trace.push(TraceLine::Stack(format!(
-            "delivered to the router itself, which answers with {what}"
-        )));
+        self.note(&mut d.trace, || {
+            TraceLine::Stack(format!(
+                "delivered to the router itself, which answers with {what}"
+            ))
+        });
         let out = self.topology.route(pkt.ip.src);
         if self.output_accepts(now_ms, out, &answer.bytes, answer.kind, false, &mut d.trace) {
             if answer.kind != "reply" {
@@ -673,10 +711,12 @@ impl Firewall {
         let Ok(pkt) = wire::parse(bytes) else {
             return false;
         };
-        trace.push(TraceLine::Generated(format!(
-            "{kind} {} > {} out of {out}",
-            pkt.ip.src, pkt.ip.dst
-        )));
+        self.note(trace, || {
+            TraceLine::Generated(format!(
+                "{kind} {} > {} out of {out}",
+                pkt.ip.src, pkt.ip.dst
+            ))
+        });
         let mut ctx = PacketContext {
             bytes,
             packet: &pkt,
@@ -693,9 +733,13 @@ impl Firewall {
             mark: 0,
         };
         let raw = self.rules.raw(Hook::Output, &ctx);
-        rule_lines(&raw.steps, trace);
+        if self.traces {
+            rule_lines(&raw.steps, trace);
+        }
         if raw.verdict != Verdict::Accept {
-            trace.push(TraceLine::Stack(format!("{kind} dropped in raw OUTPUT")));
+            self.note(trace, || {
+                TraceLine::Stack(format!("{kind} dropped in raw OUTPUT"))
+            });
             return false;
         }
         ctx.mark = raw.mark;
@@ -709,17 +753,23 @@ impl Firewall {
                     .track(now_ms, bytes, &pkt, &Template::default());
                 self.conntrack.abort(&t);
                 ctx.ctstate = t.state;
-                trace.push(TraceLine::Stack(format!(
-                    "conntrack (OUTPUT): {}{}",
-                    t.state.name(),
-                    t.reason.map(|r| format!(" ({r})")).unwrap_or_default()
-                )));
+                self.note(trace, || {
+                    TraceLine::Stack(format!(
+                        "conntrack (OUTPUT): {}{}",
+                        t.state.name(),
+                        t.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                    ))
+                });
             }
         }
         let filter = self.rules.filter(Hook::Output, &ctx);
-        rule_lines(&filter.steps, trace);
+        if self.traces {
+            rule_lines(&filter.steps, trace);
+        }
         if filter.verdict != Verdict::Accept {
-            trace.push(TraceLine::Stack(format!("{kind} dropped in filter OUTPUT")));
+            self.note(trace, || {
+                TraceLine::Stack(format!("{kind} dropped in filter OUTPUT"))
+            });
             return false;
         }
         true
@@ -761,6 +811,13 @@ impl Firewall {
     /// Moves the clock (reaps expired entries).
     pub fn advance(&mut self, now_ms: u64) {
         self.conntrack.advance(now_ms);
+    }
+}
+
+/// Appends conntrack's line, when traces are on.
+fn push_ct(trace: &mut Vec<TraceLine>, ct: Option<CtTrace>) {
+    if let Some(ct) = ct {
+        trace.push(TraceLine::Conntrack(ct));
     }
 }
 

@@ -34,6 +34,7 @@ pub fn replay(
         ..Settings::default()
     };
     let mut fw = Firewall::with_rules(settings, rules).map_err(|e| e.to_string())?;
+    fw.set_tracing(false);
     fw.conntrack_mut().set_record_events(false);
     let batch = batch.max(1);
     let mut out = Vec::with_capacity(batch);

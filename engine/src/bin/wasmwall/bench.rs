@@ -120,6 +120,7 @@ fn run_firewall(cap: &Capture, settings: &Settings, rules: &str, batch: usize) -
     let mut batch_pkts: Vec<(u64, Iface, &[u8])> = Vec::with_capacity(batch);
     let region = Region::new(GLOBAL);
     let mut fw = Firewall::with_rules(settings.clone(), rules).expect("rules were checked");
+    fw.set_tracing(false);
     fw.conntrack_mut().set_record_events(false);
     let allocs_before = region.change().allocations;
     let (start, cpu_start) = (Instant::now(), cpu_ns());

@@ -80,6 +80,7 @@ fn native(cap: &Capture, rules: &str, o: &Options) -> Result<Run, String> {
         ..wasmwall::Settings::default()
     };
     let mut fw = wasmwall::Firewall::with_rules(settings, rules).map_err(|e| e.to_string())?;
+    fw.set_tracing(false);
     fw.conntrack_mut().set_record_events(false);
     let mut out = Vec::with_capacity(o.batch);
     let mut tally = Tally::default();

@@ -136,6 +136,7 @@ fn native(packets: &[(u64, Iface, Vec<u8>)]) -> Result<f64, String> {
         ..wasmwall::Settings::default()
     };
     let mut fw = wasmwall::Firewall::with_rules(settings, RULES).map_err(|e| e.to_string())?;
+    fw.set_tracing(false);
     let start = Instant::now();
     let mut forwarded = 0;
     for (now, ingress, bytes) in packets {
