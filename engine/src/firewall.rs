@@ -638,11 +638,15 @@ impl Firewall {
             if answer.kind != "reply" {
                 d.outcome = Outcome::Rejected;
             }
-            d.emitted.push(Emitted {
-                iface: out,
-                bytes: answer.bytes,
-                kind: answer.kind,
-            });
+            // An echo reply to a request larger than the MTU leaves in fragments.
+            let mtu = usize::from(self.topology.mtu);
+            for piece in defrag::fragment(&answer.bytes, mtu) {
+                d.emitted.push(Emitted {
+                    iface: out,
+                    bytes: piece,
+                    kind: answer.kind,
+                });
+            }
         }
     }
 
