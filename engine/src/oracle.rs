@@ -7,6 +7,8 @@
 //! two step by step. Each snapshot of the table is taken `collect_ms` after the step,
 //! as the recorder does.
 
+pub mod compare;
+
 use crate::conntrack::{proc, status, Entry, Settings};
 use crate::firewall::{Decision, Firewall, Iface};
 use crate::wire::{self, proto};
