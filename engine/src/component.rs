@@ -565,11 +565,10 @@ fn traffic((packets, bytes): (u64, u64)) -> w::Traffic {
 }
 
 fn entry(e: &Entry, now_ms: u64) -> w::Entry {
-    let [original_traffic, reply_traffic] = e.counters;
     w::Entry {
         id: e.id,
         original: tuple(e.original()),
-        reply: tuple(e.reply()),
+        reply: tuple(&e.reply()),
         // The WIT flags are declared in the order of the kernel's status bits.
         status: w::Status::from_bits_truncate((e.status & 0xffff) as u16),
         timeout_secs: u32::try_from(e.timeout_secs(now_ms)).unwrap_or(u32::MAX),
@@ -593,8 +592,8 @@ fn entry(e: &Entry, now_ms: u64) -> w::Entry {
             conntrack::Helper::Ftp => w::Helper::Ftp,
         }),
         master: e.master,
-        original_traffic: traffic(original_traffic),
-        reply_traffic: traffic(reply_traffic),
+        original_traffic: e.counters.as_ref().map(|c| traffic(c[0])),
+        reply_traffic: e.counters.as_ref().map(|c| traffic(c[1])),
     }
 }
 
@@ -606,7 +605,7 @@ fn snapshot_error(e: SnapshotError) -> w::StateError {
                 max,
             })
         }
-        SnapshotError::BadReplyTuple { id } => w::StateError::BadReplyTuple(id),
+        SnapshotError::NoReplyTuple { id } => w::StateError::NoReplyTuple(id),
         SnapshotError::DuplicateTuple { id } => w::StateError::DuplicateTuple(id),
         SnapshotError::BadId { id } => w::StateError::BadId(id),
         SnapshotError::ProtocolMismatch { id } => w::StateError::ProtocolMismatch(id),

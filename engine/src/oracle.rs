@@ -112,7 +112,7 @@ fn tuple_json(t: &crate::conntrack::Tuple, counters: Option<(u64, u64)>) -> Valu
 }
 
 /// One entry in the recorder's `CT_ENTRY` shape.
-pub fn entry_json(e: &Entry, now_ms: u64, acct: bool) -> Value {
+pub fn entry_json(e: &Entry, now_ms: u64) -> Value {
     let mut flags = Vec::new();
     if !e.seen_reply() {
         flags.push("UNREPLIED");
@@ -126,8 +126,8 @@ pub fn entry_json(e: &Entry, now_ms: u64, acct: bool) -> Value {
         "proto": proc::l4_name(p), "protonum": p,
         "timeout": e.timeout_secs(now_ms),
         "state": e.state_name(),
-        "orig": tuple_json(e.original(), acct.then_some(e.counters[0])),
-        "reply": tuple_json(e.reply(), acct.then_some(e.counters[1])),
+        "orig": tuple_json(e.original(), e.counters.as_ref().map(|c| c[0])),
+        "reply": tuple_json(&e.reply(), e.counters.as_ref().map(|c| c[1])),
         "flags": flags,
         "mark": e.mark, "zone": 0, "use": 2,
     });
@@ -296,18 +296,17 @@ pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
         let snap = now + collect.round() as u64;
         fw.advance(snap);
         clock_ms = snap;
-        let acct = fw.conntrack().settings().acct;
         let entries = fw.conntrack().sorted_entries();
         result.insert(
             "conntrack".into(),
-            Value::Array(entries.iter().map(|e| entry_json(e, snap, acct)).collect()),
+            Value::Array(entries.iter().map(|e| entry_json(e, snap)).collect()),
         );
         result.insert(
             "conntrack_raw".into(),
             Value::Array(
                 entries
                     .iter()
-                    .map(|e| json!(proc::proc_line(e, snap, acct)))
+                    .map(|e| json!(proc::proc_line(e, snap)))
                     .collect(),
             ),
         );

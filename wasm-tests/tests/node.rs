@@ -97,7 +97,7 @@ fn recorded_presets_show_what_the_kernel_did() {
                 .conntrack()
                 .sorted_entries()
                 .iter()
-                .map(|e| wasmwall::oracle::entry_json(e, session.clock_ms(), false))
+                .map(|e| wasmwall::oracle::entry_json(e, session.clock_ms()))
                 .collect();
             let theirs = step["result"]["conntrack"]
                 .as_array()

@@ -153,7 +153,7 @@ mod tests {
                 .conntrack()
                 .sorted_entries()
                 .iter()
-                .map(|e| proc::proc_line(e, s.clock_ms(), false))
+                .map(|e| proc::proc_line(e, s.clock_ms()))
                 .collect();
             let want: Vec<String> = step["result"]["conntrack_raw"]
                 .as_array()

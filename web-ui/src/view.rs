@@ -133,7 +133,6 @@ pub fn table_view(session: &Session) -> TableView {
     let fw = session.firewall();
     let ct = fw.conntrack();
     let now = session.clock_ms();
-    let acct = ct.settings().acct;
     let last = session.last_record();
     let change_of = |id: u32| {
         let events = last.map(|r| r.ct_events.as_slice()).unwrap_or_default();
@@ -152,7 +151,7 @@ pub fn table_view(session: &Session) -> TableView {
     let rows = entries
         .iter()
         .map(|e| {
-            raw.push_str(&proc::proc_line(e, now, acct));
+            raw.push_str(&proc::proc_line(e, now));
             raw.push('\n');
             Rc::new(CtRow {
                 id: e.id,
@@ -161,7 +160,7 @@ pub fn table_view(session: &Session) -> TableView {
                 timeout: e.timeout_secs(now),
                 state: e.state_name(),
                 original: *e.original(),
-                reply: *e.reply(),
+                reply: e.reply(),
                 unreplied: !e.seen_reply(),
                 assured: e.is_assured(),
                 mark: e.mark,

@@ -68,14 +68,21 @@ impl Helper {
     }
 }
 
+/// Packets and bytes seen in each direction, indexed by [`Direction`].
+pub type Counters = [(u64, u64); 2];
+
 /// A connection entry.
+///
+/// Only the original tuple is stored: without NAT the reply tuple is always its
+/// inverse, so [`Entry::reply`] derives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Entry {
     /// A number unique over the table's lifetime (like the kernel's ct id).
     pub id: u32,
-    /// `tuple[0]` is the original tuple, `tuple[1]` the reply tuple.
-    pub tuple: [Tuple; 2],
+    /// The tuple of the packet that created the entry. It always has an inverse
+    /// ([`Tuple::invert`]); the tracker never creates an entry for one that has not.
+    pub original: Tuple,
     /// [`status`] bits.
     pub status: u32,
     /// When the entry expires, in engine milliseconds.
@@ -87,19 +94,25 @@ pub struct Entry {
     pub helper: Option<Helper>,
     /// The connection whose helper expected this one.
     pub master: Option<u32>,
-    /// Packets and bytes per direction (shown with `nf_conntrack_acct=1`).
-    pub counters: [(u64, u64); 2],
+    /// Packets and bytes per direction. Like the kernel's accounting extension, an
+    /// entry has them only if `nf_conntrack_acct` was on when it was created, and
+    /// keeps them when the setting is turned off later.
+    pub counters: Option<Box<Counters>>,
 }
 
 impl Entry {
     pub fn original(&self) -> &Tuple {
-        &self.tuple[0]
+        &self.original
     }
-    pub fn reply(&self) -> &Tuple {
-        &self.tuple[1]
+    /// The reply tuple: the inverse of the original.
+    pub fn reply(&self) -> Tuple {
+        self.original.invert().unwrap_or(self.original)
     }
-    pub fn tuple(&self, dir: Direction) -> &Tuple {
-        &self.tuple[dir.index()]
+    pub fn tuple(&self, dir: Direction) -> Tuple {
+        match dir {
+            Direction::Original => self.original,
+            Direction::Reply => self.reply(),
+        }
     }
     pub fn has(&self, bit: u32) -> bool {
         self.status & bit != 0

@@ -282,20 +282,18 @@ impl Conntrack {
     /// `/proc/net/nf_conntrack` as of `now_ms` (expired entries are reaped first).
     pub fn render_proc(&mut self, now_ms: u64) -> String {
         self.advance(now_ms);
-        let acct = self.settings.acct;
         self.sorted_entries()
             .iter()
-            .map(|e| proc::proc_line(e, now_ms, acct) + "\n")
+            .map(|e| proc::proc_line(e, now_ms) + "\n")
             .collect()
     }
 
     /// `conntrack -L` output lines as of `now_ms`.
     pub fn render_conntrack_l(&mut self, now_ms: u64) -> String {
         self.advance(now_ms);
-        let acct = self.settings.acct;
         self.sorted_entries()
             .iter()
-            .map(|e| proc::conntrack_line(e, now_ms, acct) + "\n")
+            .map(|e| proc::conntrack_line(e, now_ms) + "\n")
             .collect()
     }
 
@@ -333,7 +331,7 @@ impl Conntrack {
 
     fn event(&mut self, kind: EventKind, e: &Entry, now_ms: u64) {
         if self.record_events {
-            let line = proc::conntrack_line(e, now_ms, self.settings.acct);
+            let line = proc::conntrack_line(e, now_ms);
             self.events.push(Event {
                 kind,
                 time_ms: now_ms,
@@ -587,7 +585,7 @@ impl Conntrack {
         tuple: Tuple,
         tpl: &Template,
     ) -> Result<(Entry, CtInfo), Tracked> {
-        let Some(reply) = tuple.invert() else {
+        if tuple.invert().is_none() {
             return Err(Tracked::invalid("no reply tuple for this packet"));
         };
         let max = self.settings.max as usize;
@@ -600,7 +598,7 @@ impl Conntrack {
         }
         let mut e = Entry {
             id: self.next_id,
-            tuple: [tuple, reply],
+            original: tuple,
             status: 0,
             expires_ms: now,
             created_ms: now,
@@ -608,7 +606,7 @@ impl Conntrack {
             mark: 0,
             helper: None,
             master: None,
-            counters: [(0, 0); 2],
+            counters: self.settings.acct.then(Box::default),
         };
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let info = match self.expectations.take_match(now, &tuple) {
@@ -783,7 +781,7 @@ impl Conntrack {
         // meanwhile, neither tuple can be there.
         let inserted_since = self.table.inserts() != self.in_flight_inserts;
         if inserted_since
-            && (self.table.find(e.original()).is_some() || self.table.find(e.reply()).is_some())
+            && (self.table.find(e.original()).is_some() || self.table.find(&e.reply()).is_some())
         {
             self.stats.insert_failed += 1;
             return Err("insert failed: tuple already tracked");
@@ -853,9 +851,11 @@ fn accept(
     if let Some(secs) = timeout_secs {
         e.expires_ms = now.saturating_add(u64::from(secs) * 1000);
     }
-    let d = info.direction().index();
-    e.counters[d].0 += 1;
-    e.counters[d].1 += u64::from(pkt.ip.total_len);
+    if let Some(c) = &mut e.counters {
+        let d = info.direction().index();
+        c[d].0 += 1;
+        c[d].1 += u64::from(pkt.ip.total_len);
+    }
     if assure && !e.is_assured() {
         e.status |= status::ASSURED;
         changed = true;

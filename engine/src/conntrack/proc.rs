@@ -55,7 +55,7 @@ fn write_tuple(out: &mut String, t: &Tuple) {
 }
 
 /// Everything after the layer-3 prefix: the `conntrack -L` line.
-pub fn conntrack_line(e: &Entry, now_ms: u64, acct: bool) -> String {
+pub fn conntrack_line(e: &Entry, now_ms: u64) -> String {
     let mut out = String::with_capacity(192);
     let p = e.original().protocol;
     let _ = write!(out, "{:<8} {} ", l4_name(p), p);
@@ -76,23 +76,15 @@ pub fn conntrack_line(e: &Entry, now_ms: u64, acct: bool) -> String {
         );
     }
     write_tuple(&mut out, e.original());
-    if acct {
-        let _ = write!(
-            out,
-            "packets={} bytes={} ",
-            e.counters[0].0, e.counters[0].1
-        );
+    if let Some(c) = &e.counters {
+        let _ = write!(out, "packets={} bytes={} ", c[0].0, c[0].1);
     }
     if !e.seen_reply() {
         out.push_str("[UNREPLIED] ");
     }
-    write_tuple(&mut out, e.reply());
-    if acct {
-        let _ = write!(
-            out,
-            "packets={} bytes={} ",
-            e.counters[1].0, e.counters[1].1
-        );
+    write_tuple(&mut out, &e.reply());
+    if let Some(c) = &e.counters {
+        let _ = write!(out, "packets={} bytes={} ", c[1].0, c[1].1);
     }
     if e.has(status::HW_OFFLOAD) {
         out.push_str("[HW_OFFLOAD] ");
@@ -106,8 +98,8 @@ pub fn conntrack_line(e: &Entry, now_ms: u64, acct: bool) -> String {
 }
 
 /// One `/proc/net/nf_conntrack` line (without the newline).
-pub fn proc_line(e: &Entry, now_ms: u64, acct: bool) -> String {
-    format!("{:<8} {} {}", "ipv4", 2, conntrack_line(e, now_ms, acct))
+pub fn proc_line(e: &Entry, now_ms: u64) -> String {
+    format!("{:<8} {} {}", "ipv4", 2, conntrack_line(e, now_ms))
 }
 
 /// The order the kernel-oracle sorts entries in: protocol, then the original

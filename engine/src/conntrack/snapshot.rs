@@ -31,8 +31,9 @@ pub struct Snapshot {
 pub enum SnapshotError {
     /// More entries than the snapshot's own maximum allows.
     TooManyEntries { entries: usize, max: u32 },
-    /// An entry's reply tuple is not the inverse of its original tuple.
-    BadReplyTuple { id: u32 },
+    /// An entry's original tuple has no inverse (an ICMP error's, say), so the entry
+    /// has no reply tuple.
+    NoReplyTuple { id: u32 },
     /// Two entries claim the same tuple.
     DuplicateTuple { id: u32 },
     /// Two entries have the same id, or an id at or above `next_id`.
@@ -47,10 +48,9 @@ impl fmt::Display for SnapshotError {
             SnapshotError::TooManyEntries { entries, max } => {
                 write!(f, "{entries} entries exceed the table maximum of {max}")
             }
-            SnapshotError::BadReplyTuple { id } => write!(
-                f,
-                "entry {id}: reply tuple is not the inverse of the original"
-            ),
+            SnapshotError::NoReplyTuple { id } => {
+                write!(f, "entry {id}: its original tuple has no reply tuple")
+            }
             SnapshotError::DuplicateTuple { id } => {
                 write!(f, "entry {id}: tuple already used by another entry")
             }
@@ -97,11 +97,11 @@ impl Conntrack {
         let mut tuples = HashSet::new();
         let mut ids = HashSet::new();
         for e in &snap.entries {
-            if e.original().invert() != Some(*e.reply()) {
-                return Err(SnapshotError::BadReplyTuple { id: e.id });
-            }
+            let Some(reply) = e.original().invert() else {
+                return Err(SnapshotError::NoReplyTuple { id: e.id });
+            };
             // A tuple can be its own inverse (a packet from a host to itself).
-            let reply_is_new = e.reply() == e.original() || tuples.insert(*e.reply());
+            let reply_is_new = reply == *e.original() || tuples.insert(reply);
             if !tuples.insert(*e.original()) || !reply_is_new {
                 return Err(SnapshotError::DuplicateTuple { id: e.id });
             }

@@ -9,11 +9,12 @@
 //! * The **index** is one hash table of 8-byte items, one per entry: the entry's slot
 //!   and 32 bits of the hash of its *key*, the one of its two tuples that orders first
 //!   ([`index_key`]). A packet's tuple and its inverse have the same key, so one probe
-//!   finds the entry whichever way the packet travels; the entry's own tuples then tell
+//!   finds the entry whichever way the packet travels; the entry's own tuple then tells
 //!   the direction. The index stores no keys: a probe whose hash bits match compares
-//!   with the entry's tuples in the slab, and growing the index never has to visit the
-//!   entries. One well-mixed 64-bit hash of a tuple ([`tuple_hash`]) serves the index
-//!   and the buckets below.
+//!   with the entry in the slab, and growing the index never has to visit the entries
+//!   (with 4-byte items, the rehash's random reads of the slab cost more than the
+//!   lookups themselves once the table outgrows the caches). One well-mixed 64-bit
+//!   hash of a tuple ([`tuple_hash`]) serves the index and the buckets below.
 //! * Entries also sit in emulated hash **buckets** (one chain per direction) because
 //!   early drop works bucket by bucket: when the table is full, the kernel scans up to
 //!   8 consecutive buckets starting at the new packet's bucket and evicts every
@@ -125,14 +126,9 @@ fn place_mut(chunks: &mut [Vec<Place>], slot: Slot) -> Option<&mut Place> {
     chunks.get_mut(s / CHUNK)?.get_mut(s % CHUNK)
 }
 
-/// Which of an entry's tuples is its [`index_key`] (its reply tuple is its original's
-/// inverse).
-fn key_direction(e: &Entry) -> Direction {
-    if packed(e.original()) <= packed(e.reply()) {
-        Direction::Original
-    } else {
-        Direction::Reply
-    }
+/// The hash an entry is filed under in the index: its [`index_key`]'s.
+fn entry_key_hash(e: &Entry) -> u64 {
+    index_key(e.original()).map_or(0, |k| tuple_hash(&k))
 }
 
 /// An index item: the slot and the upper half of its key's hash.
@@ -182,24 +178,26 @@ impl Table {
     }
 
     pub fn find(&self, t: &Tuple) -> Option<Hit> {
-        let key = index_key(t)?;
-        let h = tuple_hash(&key);
+        let inv = t.invert()?;
+        let key = if packed(t) <= packed(&inv) { t } else { &inv };
+        // The entry holding `t` has `t` or its inverse as original tuple.
+        let h = tuple_hash(key);
         let chunks = &self.chunks;
-        let holds_key = |&it: &u64| {
+        let holds = |&it: &u64| {
             it >> 32 == h >> 32
                 && place(chunks, it as Slot)
                     .and_then(|p| p.entry.as_ref())
-                    .is_some_and(|e| *e.original() == key || *e.reply() == key)
+                    .is_some_and(|e| e.original == *t || e.original == inv)
         };
-        let slot = *self.index.find(item_hash(h), holds_key)? as Slot;
-        let e = self.get(slot)?;
+        let slot = *self.index.find(item_hash(h), holds)? as Slot;
+        let original = self.get(slot)?.original;
         // A tuple that is its own inverse (same address and port both ways) is found in
         // the reply direction, as in the kernel, where the reply node is chained in
         // front of the original one.
-        let dir = if e.reply() == t {
-            Direction::Reply
-        } else {
+        let dir = if original == *t && inv != *t {
             Direction::Original
+        } else {
+            Direction::Reply
         };
         Some(Hit { slot, dir })
     }
@@ -239,8 +237,8 @@ impl Table {
                 (last * CHUNK + chunk.len() - 1) as Slot
             }
         };
-        let hashes = [tuple_hash(entry.original()), tuple_hash(entry.reply())];
-        let key_hash = hashes[key_direction(&entry).index()];
+        let hashes = [tuple_hash(entry.original()), tuple_hash(&entry.reply())];
+        let key_hash = entry_key_hash(&entry);
         place_mut(&mut self.chunks, slot)
             .expect("slot was just allocated")
             .entry = Some(entry);
@@ -264,7 +262,7 @@ impl Table {
     /// Removes an entry, returning it.
     pub fn remove(&mut self, slot: Slot) -> Option<Entry> {
         let entry = place_mut(&mut self.chunks, slot)?.entry.take()?;
-        let key_hash = tuple_hash(entry.tuple(key_direction(&entry)));
+        let key_hash = entry_key_hash(&entry);
         if let Ok(found) = self
             .index
             .find_entry(item_hash(key_hash), |&it| it as Slot == slot)
@@ -273,7 +271,7 @@ impl Table {
         }
         for dir in [Direction::Original, Direction::Reply] {
             let me = node(slot, dir);
-            let h = tuple_hash(entry.tuple(dir));
+            let h = tuple_hash(&entry.tuple(dir));
             let b = self.bucket_of_hash(h) as usize;
             let mut cur = self.heads[b];
             let mut prev = NONE;
@@ -343,7 +341,7 @@ mod tests {
     fn entry(id: u32, t: Tuple) -> Entry {
         Entry {
             id,
-            tuple: [t, t.invert().unwrap()],
+            original: t,
             status: 0,
             expires_ms: 1000,
             created_ms: 0,
@@ -351,7 +349,7 @@ mod tests {
             mark: 0,
             helper: None,
             master: None,
-            counters: [(0, 0); 2],
+            counters: None,
         }
     }
 
@@ -374,7 +372,7 @@ mod tests {
         assert_eq!((hit.slot, hit.dir), (slots[7], Direction::Reply));
         let e = t.remove(slots[7]).unwrap();
         assert_eq!(e.id, 7);
-        assert!(t.find(e.original()).is_none() && t.find(e.reply()).is_none());
+        assert!(t.find(e.original()).is_none() && t.find(&e.reply()).is_none());
         // Every bucket chain still holds every other entry once per direction.
         let chained: usize = (0..4).map(|b| t.bucket_slots(b).len()).sum();
         assert!(chained >= 1999);

@@ -1,7 +1,8 @@
 //! How a replay compares with the kernel's recording, as `compare.py --bytes
 //! --counters` compares them: per step the verdict, the emitted packets (the random IP
 //! id of kernel-generated packets masked), the table (state, flags, reply tuple,
-//! timeout within [`TOLERANCE_SECS`]), and the final filter counters. The engine's
+//! timeout within [`TOLERANCE_SECS`]; beyond compare.py, the entries' accounting
+//! counters), and the final filter counters. The engine's
 //! fixture tests use it natively and in wasm.
 
 use serde_json::Value;
@@ -67,6 +68,18 @@ pub fn compare_entries(kernel: &[Value], ours: &[Value]) -> Vec<String> {
         if let (Some(a), Some(b)) = (x["timeout"].as_i64(), y["timeout"].as_i64()) {
             if (a - b).abs() > TOLERANCE_SECS {
                 diffs.push(format!("{k}: timeout kernel={a} engine={b}"));
+            }
+        }
+        // Beyond compare.py: the accounting counters (`nf_conntrack_acct`), present on
+        // entries created while accounting was on.
+        for dir in ["orig", "reply"] {
+            let count = |v: &Value| (v[dir].get("packets").cloned(), v[dir].get("bytes").cloned());
+            if count(x) != count(y) {
+                diffs.push(format!(
+                    "{k}: {dir} counters kernel={:?} engine={:?}",
+                    count(x),
+                    count(y)
+                ));
             }
         }
         for f in ["mark", "zone"] {

@@ -689,7 +689,7 @@ impl Before {
             assured: ct
                 .entries()
                 .filter(|e| e.is_assured())
-                .map(|e| (e.id, e.tuple, e.expires_ms, closing(e)))
+                .map(|e| (e.id, [*e.original(), e.reply()], e.expires_ms, closing(e)))
                 .collect(),
             early_drop: ct.stats().early_drop,
             drop: ct.stats().drop,
@@ -753,18 +753,17 @@ pub fn check(ct: &Conntrack, now: u64, before: Option<&Before>, touched: Option<
     let mut ids = HashSet::new();
     for e in ct.entries() {
         assert!(ids.insert(e.id), "duplicate id {}", e.id);
-        assert_eq!(
-            e.original().invert(),
-            Some(*e.reply()),
-            "entry {} reply tuple",
+        assert!(
+            e.original().invert().is_some(),
+            "entry {} has no reply tuple",
             e.id
         );
-        for (t, dir) in [(e.original(), 0), (e.reply(), 1)] {
-            let (hit, d) = ct.find(t).expect("both tuples find their entry");
+        for (t, dir) in [(*e.original(), 0), (e.reply(), 1)] {
+            let (hit, d) = ct.find(&t).expect("both tuples find their entry");
             assert_eq!(hit.id, e.id);
             // A tuple that is its own inverse (a packet from a host to itself) finds its
             // entry in either direction, as in the kernel.
-            if e.original() != e.reply() {
+            if *e.original() != e.reply() {
                 assert_eq!(d.index(), dir);
             }
         }
@@ -839,8 +838,8 @@ fn check_imported(ct: &Conntrack) {
         assert!(ct.len() <= s.max as usize);
     }
     for e in ct.entries() {
-        assert_eq!(e.original().invert(), Some(*e.reply()));
+        assert!(e.original().invert().is_some());
         assert_eq!(ct.find(e.original()).map(|(x, _)| x.id), Some(e.id));
-        assert_eq!(ct.find(e.reply()).map(|(x, _)| x.id), Some(e.id));
+        assert_eq!(ct.find(&e.reply()).map(|(x, _)| x.id), Some(e.id));
     }
 }

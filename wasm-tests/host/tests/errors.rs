@@ -360,7 +360,14 @@ fn corrupt_state_is_refused_and_the_table_stays() {
     dup.next_id += 1;
     dup.entries.push(twin.clone());
     let mut bad_reply = snapshot.clone();
-    bad_reply.entries[0].tuple[1].sport ^= 1;
+    // An ICMP error's tuple has no inverse.
+    bad_reply.entries[0].original = wasmwall::conntrack::Tuple::icmp(
+        std::net::Ipv4Addr::new(1, 2, 3, 4),
+        std::net::Ipv4Addr::new(5, 6, 7, 8),
+        3,
+        3,
+        0,
+    );
     let mut bad_id = snapshot.clone();
     bad_id.next_id = bad_id.entries[0].id;
     let mut mismatch = snapshot.clone();
@@ -372,7 +379,7 @@ fn corrupt_state_is_refused_and_the_table_stays() {
     let first = snapshot.entries[0].id;
     let cases = [
         (dup, StateError::DuplicateTuple(twin.id)),
-        (bad_reply, StateError::BadReplyTuple(first)),
+        (bad_reply, StateError::NoReplyTuple(first)),
         (bad_id, StateError::BadId(first)),
         (mismatch, StateError::ProtocolMismatch(first)),
         (

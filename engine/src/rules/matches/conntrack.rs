@@ -472,7 +472,7 @@ impl ConntrackMatch {
         }
         if let Some(e) = entry {
             let ports = |t: &Tuple| (t.sport, t.dport);
-            let ((os, od), (rs, rd)) = (ports(e.original()), ports(e.reply()));
+            let ((os, od), (rs, rd)) = (ports(e.original()), ports(&e.reply()));
             let tests = [
                 (self.orig_sport, os),
                 (self.orig_dport, od),

@@ -408,7 +408,7 @@ fn entry(status_bits: u32) -> Entry {
     let t = Tuple::ports(17, LAN.parse().unwrap(), 1, NET.parse().unwrap(), 2);
     Entry {
         id: 1,
-        tuple: [t, t.invert().unwrap()],
+        original: t,
         status: status_bits,
         expires_ms: 30_000,
         created_ms: 0,
@@ -418,7 +418,7 @@ fn entry(status_bits: u32) -> Entry {
         mark: 0,
         helper: None,
         master: None,
-        counters: [(0, 0); 2],
+        counters: None,
     }
 }
 

@@ -227,7 +227,7 @@ pub fn entry(e: &ct::Entry, now_ms: u64) -> Entry {
     Entry {
         id: e.id,
         original: tuple(e.original()),
-        reply: tuple(e.reply()),
+        reply: tuple(&e.reply()),
         status: status_flags(e.status),
         timeout_secs: e.timeout_secs(now_ms) as u32,
         expires_ms: e.expires_ms,
@@ -248,14 +248,14 @@ pub fn entry(e: &ct::Entry, now_ms: u64) -> Entry {
         mark: e.mark,
         helper: e.helper.map(|ct::Helper::Ftp| Helper::Ftp),
         master: e.master,
-        original_traffic: Traffic {
-            packets: e.counters[0].0,
-            bytes: e.counters[0].1,
-        },
-        reply_traffic: Traffic {
-            packets: e.counters[1].0,
-            bytes: e.counters[1].1,
-        },
+        original_traffic: e.counters.as_ref().map(|c| Traffic {
+            packets: c[0].0,
+            bytes: c[0].1,
+        }),
+        reply_traffic: e.counters.as_ref().map(|c| Traffic {
+            packets: c[1].0,
+            bytes: c[1].1,
+        }),
     }
 }
 
