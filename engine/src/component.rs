@@ -34,7 +34,7 @@ use std::net::Ipv4Addr;
 /// The first bytes of exported state.
 const MAGIC: &[u8; 4] = b"WWCT";
 /// The version of the exported state's layout; bump it when [`Snapshot`] changes.
-const STATE_VERSION: u16 = 1;
+const STATE_VERSION: u16 = 2;
 /// Times are clamped here, far from where `now + timeout` could overflow.
 const MAX_NOW_MS: u64 = 1 << 60;
 /// The largest TCP window scale (`TCP_MAX_WSCALE`); packets never carry more.

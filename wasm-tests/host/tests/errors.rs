@@ -337,11 +337,12 @@ fn corrupt_state_is_refused_and_the_table_stays() {
     assert!(malformed(comp.import_state(&[]).unwrap()));
     assert!(malformed(comp.import_state(b"WWCT").unwrap()));
     assert!(malformed(comp.import_state(b"{\"entries\": []}").unwrap()));
-    let mut v2 = good.clone();
-    v2[4] = 2;
+    // State of the first layout (version 1, entries with both tuples) is refused.
+    let mut v1 = good.clone();
+    v1[4] = 1;
     assert_eq!(
-        comp.import_state(&v2).unwrap(),
-        Err(StateError::UnsupportedVersion(2))
+        comp.import_state(&v1).unwrap(),
+        Err(StateError::UnsupportedVersion(1))
     );
     let mut trailing = good.clone();
     trailing.push(0);
@@ -371,7 +372,12 @@ fn corrupt_state_is_refused_and_the_table_stays() {
     let mut bad_id = snapshot.clone();
     bad_id.next_id = bad_id.entries[0].id;
     let mut mismatch = snapshot.clone();
-    mismatch.entries[0].proto = wasmwall::conntrack::ProtoState::Icmp;
+    // A tracker state of another protocol than the entry's.
+    mismatch.entries[0].proto = if mismatch.entries[0].original.protocol == 1 {
+        wasmwall::conntrack::ProtoState::Generic
+    } else {
+        wasmwall::conntrack::ProtoState::Icmp
+    };
     let mut too_many = snapshot.clone();
     too_many.settings.max = 1;
     let mut buckets = snapshot.clone();

@@ -336,7 +336,7 @@ pub fn expectations(c: &ct::Conntrack, now_ms: u64) -> String {
 }
 
 /// The magic and version `export-state` writes before the postcard-encoded snapshot.
-pub const STATE_HEADER: &[u8] = b"WWCT\x01\x00";
+pub const STATE_HEADER: &[u8] = b"WWCT\x02\x00";
 
 /// State bytes for a native snapshot, in the component's format.
 pub fn encode_state(s: &ct::Snapshot) -> Vec<u8> {
