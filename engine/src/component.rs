@@ -573,7 +573,7 @@ fn entry(e: &Entry, now_ms: u64) -> w::Entry {
         status: w::Status::from_bits_truncate((e.status & 0xffff) as u16),
         timeout_secs: u32::try_from(e.timeout_secs(now_ms)).unwrap_or(u32::MAX),
         expires_ms: e.expires_ms,
-        created_ms: e.created_ms,
+        start_ms: e.start_ms(),
         proto: match &e.proto {
             ProtoState::Tcp(t) => w::ProtoState::Tcp(tcp_state(t.state)),
             ProtoState::Udp { stream_after_ms } => w::ProtoState::Udp(*stream_after_ms),
@@ -591,9 +591,9 @@ fn entry(e: &Entry, now_ms: u64) -> w::Entry {
         helper: e.helper.map(|h| match h {
             conntrack::Helper::Ftp => w::Helper::Ftp,
         }),
-        master: e.master,
-        original_traffic: e.counters.as_ref().map(|c| traffic(c[0])),
-        reply_traffic: e.counters.as_ref().map(|c| traffic(c[1])),
+        master: e.master.map(u32::from),
+        original_traffic: e.counters().map(|c| traffic(c[0])),
+        reply_traffic: e.counters().map(|c| traffic(c[1])),
     }
 }
 

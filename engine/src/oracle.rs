@@ -126,11 +126,15 @@ pub fn entry_json(e: &Entry, now_ms: u64) -> Value {
         "proto": proc::l4_name(p), "protonum": p,
         "timeout": e.timeout_secs(now_ms),
         "state": e.state_name(),
-        "orig": tuple_json(e.original(), e.counters.as_ref().map(|c| c[0])),
-        "reply": tuple_json(&e.reply(), e.counters.as_ref().map(|c| c[1])),
+        "orig": tuple_json(e.original(), e.counters().map(|c| c[0])),
+        "reply": tuple_json(&e.reply(), e.counters().map(|c| c[1])),
         "flags": flags,
         "mark": e.mark, "zone": 0, "use": 2,
     });
+    if let Some(start) = e.start_ms() {
+        // The recorder keeps the token's text.
+        v["delta-time"] = json!((now_ms.saturating_sub(start) / 1000).to_string());
+    }
     if p == proto::GRE {
         // The recorder parses the line's `timeout=30,` token over the numeric timeout.
         if let crate::conntrack::ProtoState::Gre {

@@ -193,7 +193,7 @@ fn active_port_expects_the_server_and_the_data_connection_is_related() {
     let data = Tuple::ports(6, SERVER, 20, CLIENT, 50000);
     let (e, _) = c.ct.find(&data).expect("data connection confirmed");
     assert!(e.has(status::EXPECTED));
-    assert_eq!((e.master, e.helper), (Some(master_id), None));
+    assert_eq!((e.master.map(u32::from), e.helper), (Some(master_id), None));
 
     // Further original packets stay RELATED until the reply, then ESTABLISHED.
     let (t, _) = pass(&mut c.ct, now + 1, &syn, &PLAIN);

@@ -2,6 +2,7 @@
 
 use super::tcp::TcpConn;
 use super::tuple::{Direction, Tuple};
+use core::num::NonZeroU32;
 
 /// Status bits of a connection (`enum ip_conntrack_status` in the kernel's uapi).
 pub mod status {
@@ -71,6 +72,19 @@ impl Helper {
 /// Packets and bytes seen in each direction, indexed by [`Direction`].
 pub type Counters = [(u64, u64); 2];
 
+/// What the kernel records about a connection only when a setting asks for it (its
+/// conntrack *extensions*). Whether an entry has each is decided when it is created
+/// and kept for its lifetime, whatever the setting becomes later.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Extensions {
+    /// Packets and bytes per direction (`nf_conntrack_acct`; `packets= bytes=`).
+    pub counters: Option<Counters>,
+    /// When the connection started, in engine milliseconds (`nf_conntrack_timestamp`;
+    /// `/proc` prints the whole seconds since as `delta-time=`).
+    pub start_ms: Option<u64>,
+}
+
 /// A connection entry.
 ///
 /// Only the original tuple is stored: without NAT the reply tuple is always its
@@ -87,17 +101,14 @@ pub struct Entry {
     pub status: u32,
     /// When the entry expires, in engine milliseconds.
     pub expires_ms: u64,
-    /// When the entry was created.
-    pub created_ms: u64,
     pub proto: ProtoState,
     pub mark: u32,
     pub helper: Option<Helper>,
-    /// The connection whose helper expected this one.
-    pub master: Option<u32>,
-    /// Packets and bytes per direction. Like the kernel's accounting extension, an
-    /// entry has them only if `nf_conntrack_acct` was on when it was created, and
-    /// keeps them when the setting is turned off later.
-    pub counters: Option<Box<Counters>>,
+    /// The id of the connection whose helper expected this one (ids start at 1).
+    pub master: Option<NonZeroU32>,
+    /// Counters and start time, for entries created while `acct` or `timestamp` was
+    /// on (boxed: most entries have none, and every entry's size counts).
+    pub ext: Option<Box<Extensions>>,
 }
 
 impl Entry {
@@ -107,6 +118,14 @@ impl Entry {
     /// The reply tuple: the inverse of the original.
     pub fn reply(&self) -> Tuple {
         self.original.invert().unwrap_or(self.original)
+    }
+    /// Packets and bytes per direction, if the entry counts them.
+    pub fn counters(&self) -> Option<&Counters> {
+        self.ext.as_ref()?.counters.as_ref()
+    }
+    /// When the connection started, if the entry records it.
+    pub fn start_ms(&self) -> Option<u64> {
+        self.ext.as_ref()?.start_ms
     }
     pub fn tuple(&self, dir: Direction) -> Tuple {
         match dir {

@@ -28,7 +28,7 @@ pub mod tcp;
 pub mod tuple;
 
 pub use ctinfo::{CtInfo, CtState};
-pub use entry::{status, Entry, Helper, ProtoState};
+pub use entry::{status, Counters, Entry, Extensions, Helper, ProtoState};
 pub use events::{Event, EventKind};
 pub use expect::{Expectation, Expectations};
 pub use reason::Reason;
@@ -39,6 +39,7 @@ pub use tcp::{TcpConn, TcpOutcome, TcpState};
 pub use tuple::{Direction, Tuple};
 
 use crate::wire::{self, icmp_type, proto, IcmpInfo, Packet, L4};
+use core::num::NonZeroU32;
 use hashbrown::HashMap;
 use helper::{HelperOutcome, HelperState};
 use table::Table;
@@ -601,19 +602,23 @@ impl Conntrack {
             original: tuple,
             status: 0,
             expires_ms: now,
-            created_ms: now,
             proto: ProtoState::Generic,
             mark: 0,
             helper: None,
             master: None,
-            counters: self.settings.acct.then(Box::default),
+            ext: (self.settings.acct || self.settings.timestamp).then(|| {
+                Box::new(Extensions {
+                    counters: self.settings.acct.then(Counters::default),
+                    start_ms: self.settings.timestamp.then_some(now),
+                })
+            }),
         };
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let info = match self.expectations.take_match(now, &tuple) {
             Some(exp) => {
                 self.stats.expect_new += 1;
                 e.status |= status::EXPECTED;
-                e.master = Some(exp.master_id);
+                e.master = NonZeroU32::new(exp.master_id);
                 e.mark = self
                     .entries()
                     .find(|m| m.id == exp.master_id)
@@ -851,7 +856,7 @@ fn accept(
     if let Some(secs) = timeout_secs {
         e.expires_ms = now.saturating_add(u64::from(secs) * 1000);
     }
-    if let Some(c) = &mut e.counters {
+    if let Some(c) = e.ext.as_mut().and_then(|x| x.counters.as_mut()) {
         let d = info.direction().index();
         c[d].0 += 1;
         c[d].1 += u64::from(pkt.ip.total_len);

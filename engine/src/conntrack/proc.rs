@@ -76,14 +76,14 @@ pub fn conntrack_line(e: &Entry, now_ms: u64) -> String {
         );
     }
     write_tuple(&mut out, e.original());
-    if let Some(c) = &e.counters {
+    if let Some(c) = e.counters() {
         let _ = write!(out, "packets={} bytes={} ", c[0].0, c[0].1);
     }
     if !e.seen_reply() {
         out.push_str("[UNREPLIED] ");
     }
     write_tuple(&mut out, &e.reply());
-    if let Some(c) = &e.counters {
+    if let Some(c) = e.counters() {
         let _ = write!(out, "packets={} bytes={} ", c[1].0, c[1].1);
     }
     if e.has(status::HW_OFFLOAD) {
@@ -93,7 +93,11 @@ pub fn conntrack_line(e: &Entry, now_ms: u64) -> String {
     } else if e.is_assured() {
         out.push_str("[ASSURED] ");
     }
-    let _ = write!(out, "mark={} zone=0 use=2", e.mark);
+    let _ = write!(out, "mark={} zone=0 ", e.mark);
+    if let Some(start) = e.start_ms() {
+        let _ = write!(out, "delta-time={} ", now_ms.saturating_sub(start) / 1000);
+    }
+    out.push_str("use=2");
     out
 }
 

@@ -42,8 +42,12 @@ pub struct Settings {
     pub generic_timeout: u32,
     pub gre_timeout: u32,
     pub gre_timeout_stream: u32,
-    /// `nf_conntrack_acct`: print packet/byte counters per direction.
+    /// `nf_conntrack_acct`: entries created while on count packets and bytes per
+    /// direction.
     pub acct: bool,
+    /// `nf_conntrack_timestamp`: entries created while on record when they started.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub timestamp: bool,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             gre_timeout: 30,
             gre_timeout_stream: 180,
             acct: false,
+            timestamp: false,
         }
     }
 }
@@ -136,6 +141,7 @@ impl Settings {
             "gre_timeout" => Num(&mut self.gre_timeout),
             "gre_timeout_stream" => Num(&mut self.gre_timeout_stream),
             "acct" => Flag(&mut self.acct),
+            "timestamp" => Flag(&mut self.timestamp),
             _ => return None,
         })
     }

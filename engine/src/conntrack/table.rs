@@ -344,12 +344,11 @@ mod tests {
             original: t,
             status: 0,
             expires_ms: 1000,
-            created_ms: 0,
             proto: ProtoState::Generic,
             mark: 0,
             helper: None,
             master: None,
-            counters: None,
+            ext: None,
         }
     }
 

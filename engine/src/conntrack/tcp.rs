@@ -175,8 +175,12 @@ pub mod dir_flags {
 }
 
 /// What one side has sent and what the other allows it to send (`ip_ct_tcp_state`).
+///
+/// Packed to 2-byte alignment (18 bytes instead of 20), so that a TCP entry's state
+/// is 56 bytes: the fields are read and written by value, never borrowed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[repr(C, packed(2))]
 pub struct Side {
     /// Highest sequence number sent, plus length (`td_end`).
     pub end: u32,

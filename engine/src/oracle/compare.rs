@@ -2,7 +2,7 @@
 //! --counters` compares them: per step the verdict, the emitted packets (the random IP
 //! id of kernel-generated packets masked), the table (state, flags, reply tuple,
 //! timeout within [`TOLERANCE_SECS`]; beyond compare.py, the entries' accounting
-//! counters), and the final filter counters. The engine's
+//! counters and `delta-time`), and the final filter counters. The engine's
 //! fixture tests use it natively and in wasm.
 
 use serde_json::Value;
@@ -81,6 +81,12 @@ pub fn compare_entries(kernel: &[Value], ours: &[Value]) -> Vec<String> {
                     count(y)
                 ));
             }
+        }
+        let delta = |v: &Value| v["delta-time"].as_str().and_then(|d| d.parse::<i64>().ok());
+        match (delta(x), delta(y)) {
+            (Some(a), Some(b)) if (a - b).abs() <= TOLERANCE_SECS => {}
+            (None, None) => {}
+            (a, b) => diffs.push(format!("{k}: delta-time kernel={a:?} engine={b:?}")),
         }
         for f in ["mark", "zone"] {
             if y.get(f).is_some() && x.get(f) != y.get(f) {

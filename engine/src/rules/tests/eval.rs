@@ -411,14 +411,13 @@ fn entry(status_bits: u32) -> Entry {
         original: t,
         status: status_bits,
         expires_ms: 30_000,
-        created_ms: 0,
         proto: ProtoState::Udp {
             stream_after_ms: 2000,
         },
         mark: 0,
         helper: None,
         master: None,
-        counters: None,
+        ext: None,
     }
 }
 

@@ -231,7 +231,7 @@ pub fn entry(e: &ct::Entry, now_ms: u64) -> Entry {
         status: status_flags(e.status),
         timeout_secs: e.timeout_secs(now_ms) as u32,
         expires_ms: e.expires_ms,
-        created_ms: e.created_ms,
+        start_ms: e.start_ms(),
         proto: match &e.proto {
             ct::ProtoState::Tcp(t) => ProtoState::Tcp(tcp_state(t.state)),
             ct::ProtoState::Udp { stream_after_ms } => ProtoState::Udp(*stream_after_ms),
@@ -247,12 +247,12 @@ pub fn entry(e: &ct::Entry, now_ms: u64) -> Entry {
         },
         mark: e.mark,
         helper: e.helper.map(|ct::Helper::Ftp| Helper::Ftp),
-        master: e.master,
-        original_traffic: e.counters.as_ref().map(|c| Traffic {
+        master: e.master.map(u32::from),
+        original_traffic: e.counters().map(|c| Traffic {
             packets: c[0].0,
             bytes: c[0].1,
         }),
-        reply_traffic: e.counters.as_ref().map(|c| Traffic {
+        reply_traffic: e.counters().map(|c| Traffic {
             packets: c[1].0,
             bytes: c[1].1,
         }),
