@@ -18,7 +18,10 @@
 //! * Entries also sit in emulated hash **buckets** (one chain per direction) because
 //!   early drop works bucket by bucket: when the table is full, the kernel scans up to
 //!   8 consecutive buckets starting at the new packet's bucket and evicts every
-//!   non-ASSURED entry of the first bucket where it finds any.
+//!   non-ASSURED entry of the first bucket where it finds any. Only early drop reads
+//!   the chains, so they are built the first time it needs them (in insertion order,
+//!   as if they had been kept all along) and kept from then on: a table that never
+//!   fills never pays for them.
 
 use super::entry::Entry;
 use super::tuple::{Direction, Tuple};
@@ -96,11 +99,17 @@ fn packed(t: &Tuple) -> u128 {
         | u128::from(t.protocol)
 }
 
-/// One place in the slab: the entry, and the next node of each of its bucket chains.
+/// One place in the slab.
+type Place = Option<Entry>;
+
+/// The emulated hash buckets: a chain of nodes per bucket, a node being one direction
+/// of one entry ([`node`]).
 #[derive(Debug, Clone)]
-struct Place {
-    entry: Option<Entry>,
-    next: [u32; 2],
+struct Chains {
+    /// First node of each bucket's chain.
+    heads: Vec<u32>,
+    /// The next node after each slot's two nodes, indexed by slot.
+    next: Vec<[u32; 2]>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,8 +118,9 @@ pub struct Table {
     chunks: Vec<Vec<Place>>,
     free: Vec<Slot>,
     index: HashTable<u64>,
-    /// First node of each bucket's chain.
-    heads: Vec<u32>,
+    buckets: u32,
+    /// The bucket chains, once early drop has needed them.
+    chains: Option<Chains>,
     len: usize,
     /// Inserts over the table's lifetime.
     inserts: u64,
@@ -140,13 +150,57 @@ fn item_hash(it: u64) -> u64 {
     it & 0xffff_ffff_0000_0000 | it >> 32
 }
 
+impl Chains {
+    fn next(&self, n: u32) -> u32 {
+        let h = unnode(n);
+        self.next
+            .get(h.slot as usize)
+            .map_or(NONE, |links| links[h.dir.index()])
+    }
+    fn set_next(&mut self, n: u32, to: u32) {
+        let h = unnode(n);
+        let slot = h.slot as usize;
+        if self.next.len() <= slot {
+            self.next.resize(slot + 1, [NONE; 2]);
+        }
+        self.next[slot][h.dir.index()] = to;
+    }
+
+    /// Puts a node at the front of bucket `b`'s chain, as the kernel's hash insert does.
+    fn push_front(&mut self, b: usize, me: u32) {
+        let head = self.heads[b];
+        self.set_next(me, head);
+        self.heads[b] = me;
+    }
+
+    /// Takes a node out of bucket `b`'s chain.
+    fn unlink(&mut self, b: usize, me: u32) {
+        let mut cur = self.heads[b];
+        let mut prev = NONE;
+        while cur != NONE {
+            let nxt = self.next(cur);
+            if cur == me {
+                if prev == NONE {
+                    self.heads[b] = nxt;
+                } else {
+                    self.set_next(prev, nxt);
+                }
+                return;
+            }
+            prev = cur;
+            cur = nxt;
+        }
+    }
+}
+
 impl Table {
     pub fn new(buckets: u32) -> Table {
         Table {
             chunks: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
-            heads: vec![NONE; buckets.max(1) as usize],
+            buckets: buckets.max(1),
+            chains: None,
             len: 0,
             inserts: 0,
         }
@@ -164,12 +218,12 @@ impl Table {
         self.inserts
     }
     pub fn bucket_count(&self) -> u32 {
-        self.heads.len() as u32
+        self.buckets
     }
 
     /// The bucket of a tuple's hash.
     fn bucket_of_hash(&self, h: u64) -> u32 {
-        ((h as u128 * self.heads.len() as u128) >> 64) as u32
+        ((h as u128 * u128::from(self.buckets)) >> 64) as u32
     }
 
     /// A tuple's bucket.
@@ -186,7 +240,7 @@ impl Table {
         let holds = |&it: &u64| {
             it >> 32 == h >> 32
                 && place(chunks, it as Slot)
-                    .and_then(|p| p.entry.as_ref())
+                    .and_then(Option::as_ref)
                     .is_some_and(|e| e.original == *t || e.original == inv)
         };
         let slot = *self.index.find(item_hash(h), holds)? as Slot;
@@ -203,21 +257,50 @@ impl Table {
     }
 
     pub fn get(&self, slot: Slot) -> Option<&Entry> {
-        place(&self.chunks, slot)?.entry.as_ref()
+        place(&self.chunks, slot)?.as_ref()
     }
     pub fn get_mut(&mut self, slot: Slot) -> Option<&mut Entry> {
-        place_mut(&mut self.chunks, slot)?.entry.as_mut()
+        place_mut(&mut self.chunks, slot)?.as_mut()
     }
 
-    fn next(&self, n: u32) -> u32 {
-        let h = unnode(n);
-        place(&self.chunks, h.slot).map_or(NONE, |p| p.next[h.dir.index()])
+    /// The buckets of an entry's two nodes.
+    fn entry_buckets(&self, e: &Entry) -> [usize; 2] {
+        [Direction::Original, Direction::Reply]
+            .map(|dir| self.bucket_of_hash(tuple_hash(&e.tuple(dir))) as usize)
     }
-    fn set_next(&mut self, n: u32, to: u32) {
-        let h = unnode(n);
-        if let Some(p) = place_mut(&mut self.chunks, h.slot) {
-            p.next[h.dir.index()] = to;
+
+    /// Chains an entry's nodes into their buckets, original first.
+    fn link(chains: &mut Chains, slot: Slot, buckets: [usize; 2]) {
+        for dir in [Direction::Original, Direction::Reply] {
+            chains.push_front(buckets[dir.index()], node(slot, dir));
         }
+    }
+
+    /// The chains, built the first time they are needed.
+    fn chains(&mut self) -> &mut Chains {
+        let chains = match self.chains.take() {
+            Some(c) => c,
+            None => self.build_chains(),
+        };
+        self.chains.insert(chains)
+    }
+
+    /// Chains every entry in insertion order (ids count up as entries are created), as
+    /// inserting them one by one would have.
+    fn build_chains(&self) -> Chains {
+        let mut chains = Chains {
+            heads: vec![NONE; self.buckets as usize],
+            next: Vec::new(),
+        };
+        let mut by_age: Vec<(u32, Slot, [usize; 2])> = self
+            .slots()
+            .map(|(slot, e)| (e.id, slot, self.entry_buckets(e)))
+            .collect();
+        crate::sort::sort_by_key(&mut by_age, |&(id, _, _)| id);
+        for (_, slot, buckets) in by_age {
+            Table::link(&mut chains, slot, buckets);
+        }
+        chains
     }
 
     /// Inserts an entry under both tuples. The caller guarantees neither tuple is present.
@@ -230,26 +313,18 @@ impl Table {
                 }
                 let last = self.chunks.len() - 1;
                 let chunk = &mut self.chunks[last];
-                chunk.push(Place {
-                    entry: None,
-                    next: [NONE; 2],
-                });
+                chunk.push(None);
                 (last * CHUNK + chunk.len() - 1) as Slot
             }
         };
-        let hashes = [tuple_hash(entry.original()), tuple_hash(&entry.reply())];
         let key_hash = entry_key_hash(&entry);
-        place_mut(&mut self.chunks, slot)
-            .expect("slot was just allocated")
-            .entry = Some(entry);
-        for dir in [Direction::Original, Direction::Reply] {
-            let h = hashes[dir.index()];
-            let me = node(slot, dir);
-            let b = self.bucket_of_hash(h) as usize;
-            let head = self.heads[b];
-            self.set_next(me, head);
-            self.heads[b] = me;
+        if self.chains.is_some() {
+            let buckets = self.entry_buckets(&entry);
+            if let Some(chains) = &mut self.chains {
+                Table::link(chains, slot, buckets);
+            }
         }
+        *place_mut(&mut self.chunks, slot).expect("slot was just allocated") = Some(entry);
         self.index
             .insert_unique(item_hash(key_hash), item(key_hash, slot), |&it| {
                 item_hash(it)
@@ -261,7 +336,7 @@ impl Table {
 
     /// Removes an entry, returning it.
     pub fn remove(&mut self, slot: Slot) -> Option<Entry> {
-        let entry = place_mut(&mut self.chunks, slot)?.entry.take()?;
+        let entry = place_mut(&mut self.chunks, slot)?.take()?;
         let key_hash = entry_key_hash(&entry);
         if let Ok(found) = self
             .index
@@ -269,24 +344,12 @@ impl Table {
         {
             found.remove();
         }
-        for dir in [Direction::Original, Direction::Reply] {
-            let me = node(slot, dir);
-            let h = tuple_hash(&entry.tuple(dir));
-            let b = self.bucket_of_hash(h) as usize;
-            let mut cur = self.heads[b];
-            let mut prev = NONE;
-            while cur != NONE {
-                let nxt = self.next(cur);
-                if cur == me {
-                    if prev == NONE {
-                        self.heads[b] = nxt;
-                    } else {
-                        self.set_next(prev, nxt);
-                    }
-                    break;
+        if self.chains.is_some() {
+            let buckets = self.entry_buckets(&entry);
+            if let Some(chains) = &mut self.chains {
+                for dir in [Direction::Original, Direction::Reply] {
+                    chains.unlink(buckets[dir.index()], node(slot, dir));
                 }
-                prev = cur;
-                cur = nxt;
             }
         }
         self.free.push(slot);
@@ -295,7 +358,7 @@ impl Table {
     }
 
     /// The slots chained in one bucket (an entry can appear once per direction).
-    pub fn bucket_slots(&self, bucket: u32) -> Vec<Slot> {
+    pub fn bucket_slots(&mut self, bucket: u32) -> Vec<Slot> {
         let mut out = Vec::new();
         self.bucket_slots_into(bucket, &mut out);
         out
@@ -303,15 +366,16 @@ impl Table {
 
     /// Replaces `out`'s contents with the slots chained in one bucket, each once, in
     /// chain order. Lets a caller reuse one buffer instead of allocating per bucket.
-    pub fn bucket_slots_into(&self, bucket: u32, out: &mut Vec<Slot>) {
+    pub fn bucket_slots_into(&mut self, bucket: u32, out: &mut Vec<Slot>) {
         out.clear();
-        let mut cur = self.heads[bucket as usize];
+        let chains = self.chains();
+        let mut cur = chains.heads.get(bucket as usize).copied().unwrap_or(NONE);
         while cur != NONE {
             let slot = unnode(cur).slot;
             if !out.contains(&slot) {
                 out.push(slot);
             }
-            cur = self.next(cur);
+            cur = chains.next(cur);
         }
     }
 
@@ -321,12 +385,12 @@ impl Table {
             .iter()
             .flatten()
             .enumerate()
-            .filter_map(|(i, p)| p.entry.as_ref().map(|e| (i as Slot, e)))
+            .filter_map(|(i, p)| p.as_ref().map(|e| (i as Slot, e)))
     }
 
     /// Drops everything.
     pub fn clear(&mut self) {
-        let buckets = self.heads.len() as u32;
+        let buckets = self.buckets;
         let inserts = self.inserts;
         *self = Table::new(buckets);
         self.inserts = inserts;
@@ -382,6 +446,27 @@ mod tests {
         );
         assert_eq!(t.slots().count(), 2000);
         assert_eq!(t.inserts(), 2001);
+    }
+
+    #[test]
+    fn chains_built_late_equal_chains_kept_all_along() {
+        let mut kept = Table::new(8);
+        let _ = kept.bucket_slots(0); // builds the (empty) chains now
+        let mut late = Table::new(8);
+        for i in 0..300u16 {
+            let t = tcp([10, 0, 0, 1], i, [10, 0, 0, 2], 80);
+            let a = kept.insert(entry(u32::from(i) + 1, t));
+            let b = late.insert(entry(u32::from(i) + 1, t));
+            assert_eq!(a, b);
+            if i % 3 == 0 {
+                // Freed slots are reused, so slot order is not insertion order.
+                kept.remove(a / 2);
+                late.remove(b / 2);
+            }
+        }
+        for bucket in 0..8 {
+            assert_eq!(kept.bucket_slots(bucket), late.bucket_slots(bucket));
+        }
     }
 
     #[test]
