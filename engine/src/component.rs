@@ -20,8 +20,8 @@ wit_bindgen::generate!({
 });
 
 use crate::conntrack::{
-    self, Conntrack, CtState, Entry, EventKind, ProtoState, SettingError, Settings, Snapshot,
-    SnapshotError, TcpState,
+    self, Conntrack, CtState, Entry, EventKind, ProtoState, SctpState, SettingError, Settings,
+    Snapshot, SnapshotError, TcpState,
 };
 use crate::firewall::{self as fwl, Firewall, Iface, Outcome, ProcessError};
 use crate::rules::{Policy, RejectWith, RulesError, Ruleset, TableKind, Verdict};
@@ -436,6 +436,20 @@ fn tcp_state(s: TcpState) -> w::TcpState {
     }
 }
 
+fn sctp_state(s: SctpState) -> w::SctpState {
+    match s {
+        SctpState::None => w::SctpState::None,
+        SctpState::Closed => w::SctpState::Closed,
+        SctpState::CookieWait => w::SctpState::CookieWait,
+        SctpState::CookieEchoed => w::SctpState::CookieEchoed,
+        SctpState::Established => w::SctpState::Established,
+        SctpState::ShutdownSent => w::SctpState::ShutdownSent,
+        SctpState::ShutdownRecd => w::SctpState::ShutdownRecd,
+        SctpState::ShutdownAckSent => w::SctpState::ShutdownAckSent,
+        SctpState::HeartbeatSent => w::SctpState::HeartbeatSent,
+    }
+}
+
 fn reject_with(r: RejectWith) -> w::RejectWith {
     match r {
         RejectWith::TcpReset => w::RejectWith::TcpReset,
@@ -585,6 +599,8 @@ fn entry(e: &Entry, now_ms: u64) -> w::Entry {
                 timeout_secs: *timeout_secs,
                 stream_timeout_secs: *stream_timeout_secs,
             }),
+            ProtoState::Sctp(s) => w::ProtoState::Sctp(sctp_state(s.state)),
+            ProtoState::UdpLite => w::ProtoState::Udplite,
             ProtoState::Generic => w::ProtoState::Generic,
         },
         mark: e.mark,

@@ -842,6 +842,8 @@ fn lookup_tuple(pkt: &Packet) -> Option<Tuple> {
     Some(match pkt.l4 {
         L4::Tcp(t) => Tuple::ports(wire::proto::TCP, ip.src, t.sport, ip.dst, t.dport),
         L4::Udp(u) => Tuple::ports(wire::proto::UDP, ip.src, u.sport, ip.dst, u.dport),
+        L4::UdpLite(u) => Tuple::ports(wire::proto::UDPLITE, ip.src, u.sport, ip.dst, u.dport),
+        L4::Sctp(h) => Tuple::ports(wire::proto::SCTP, ip.src, h.sport, ip.dst, h.dport),
         L4::Icmp(i) if !icmp_type::is_error(i.icmp_type) => {
             Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code)
         }

@@ -53,14 +53,24 @@ pub(crate) fn answer(
     if pkt.ip.is_fragment() {
         return Err("a fragment: the router's stack waits for the rest");
     }
-    if !matches!(pkt.l4, L4::Other) && !wire::transport_checksum_ok(bytes, pkt) {
+    // The router has no SCTP or UDP-Lite listener: the stack answers those like any
+    // protocol it does not handle, whatever their headers hold.
+    let l4 = match pkt.l4 {
+        L4::Sctp(_)
+        | L4::UdpLite(_)
+        | L4::Malformed(wire::L4Error::Truncated {
+            protocol: wire::proto::SCTP | wire::proto::UDPLITE,
+        }) => L4::Other,
+        l4 => l4,
+    };
+    if !matches!(l4, L4::Other) && !wire::transport_checksum_ok(bytes, pkt) {
         return Err("bad checksum: the router's stack drops it");
     }
     if broadcast {
         return Err("sent to a broadcast address: the router does not answer");
     }
     let src = pkt.ip.dst;
-    match pkt.l4 {
+    match l4 {
         L4::Icmp(ic) => match ic.icmp_type {
             icmp_type::ECHO => Ok(Answer {
                 bytes: echo_reply(bytes, pkt, icmp_type::ECHO_REPLY, ip_id, None),
@@ -92,7 +102,9 @@ pub(crate) fn answer(
             bytes: wire::icmp_error_reply(bytes, icmp_type::DEST_UNREACH, 2, 0, src, ip_id),
             kind: "icmp_error",
         }),
-        L4::Fragment | L4::Malformed(_) => Err("a broken transport header: the stack drops it"),
+        L4::Fragment | L4::Malformed(_) | L4::Sctp(_) | L4::UdpLite(_) => {
+            Err("a broken transport header: the stack drops it")
+        }
     }
 }
 

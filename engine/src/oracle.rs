@@ -93,7 +93,7 @@ fn tuple_json(t: &crate::conntrack::Tuple, counters: Option<(u64, u64)>) -> Valu
     m.insert("src".into(), json!(t.src.to_string()));
     m.insert("dst".into(), json!(t.dst.to_string()));
     match t.protocol {
-        proto::TCP | proto::UDP => {
+        proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP => {
             m.insert("sport".into(), json!(t.sport));
             m.insert("dport".into(), json!(t.dport));
         }

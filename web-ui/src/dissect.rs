@@ -140,7 +140,7 @@ pub fn dissect(bytes: &[u8]) -> Vec<Layer> {
             range: seg,
             fields: Vec::new(),
         }),
-        L4::Other => push_payload(&mut layers, bytes, seg),
+        L4::Other | L4::Sctp(_) | L4::UdpLite(_) => push_payload(&mut layers, bytes, seg),
     }
     layers
 }

@@ -462,6 +462,14 @@ pub fn packet_tuple(bytes: &[u8]) -> Option<Tuple> {
     match pkt.l4 {
         L4::Tcp(t) => Some(Tuple::ports(proto::TCP, ip.src, t.sport, ip.dst, t.dport)),
         L4::Udp(u) => Some(Tuple::ports(proto::UDP, ip.src, u.sport, ip.dst, u.dport)),
+        L4::UdpLite(u) => Some(Tuple::ports(
+            proto::UDPLITE,
+            ip.src,
+            u.sport,
+            ip.dst,
+            u.dport,
+        )),
+        L4::Sctp(h) => Some(Tuple::ports(proto::SCTP, ip.src, h.sport, ip.dst, h.dport)),
         L4::Icmp(i) if i.inner.is_none() => {
             Some(Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code))
         }

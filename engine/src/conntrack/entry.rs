@@ -1,5 +1,6 @@
 //! One tracked connection.
 
+use super::sctp::SctpConn;
 use super::tcp::TcpConn;
 use super::tuple::{Direction, Tuple};
 use core::num::NonZeroU32;
@@ -38,6 +39,11 @@ pub enum ProtoState {
         stream_after_ms: u64,
     },
     Icmp,
+    /// SCTP: the association state and the verification tags.
+    Sctp(SctpConn),
+    /// UDP-Lite: like UDP, but a stream as soon as traffic follows a reply (the
+    /// kernel's UDP-Lite tracker has no 2-second rule).
+    UdpLite,
     /// GRE (version 0 is tracked with zero keys). The kernel keeps both timeouts in
     /// the entry and prints them (`timeout=30, stream_timeout=180`).
     Gre {
@@ -157,8 +163,19 @@ impl Entry {
             _ => None,
         }
     }
-    /// The kernel's protocol state name (`ESTABLISHED`...), for TCP entries.
+    /// The SCTP association, for SCTP entries.
+    pub fn sctp(&self) -> Option<&SctpConn> {
+        match &self.proto {
+            ProtoState::Sctp(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The kernel's protocol state name (`ESTABLISHED`...), for TCP and SCTP entries.
     pub fn state_name(&self) -> Option<&'static str> {
-        self.tcp().map(|t| t.state.name())
+        match &self.proto {
+            ProtoState::Tcp(t) => Some(t.state.name()),
+            ProtoState::Sctp(s) => Some(s.state.name()),
+            _ => None,
+        }
     }
 }

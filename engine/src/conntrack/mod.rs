@@ -21,6 +21,7 @@ pub mod expect;
 pub mod helper;
 pub mod proc;
 pub mod reason;
+pub mod sctp;
 pub mod settings;
 pub mod snapshot;
 pub mod table;
@@ -32,6 +33,7 @@ pub use entry::{status, Counters, Entry, Extensions, Helper, ProtoState};
 pub use events::{Event, EventKind};
 pub use expect::{Expectation, Expectations};
 pub use reason::Reason;
+pub use sctp::{SctpConn, SctpState};
 pub use settings::{SettingError, Settings};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use table::Slot;
@@ -183,6 +185,8 @@ enum L4Verdict {
         assure: bool,
         kill: bool,
         transition: Option<(TcpState, TcpState)>,
+        /// A protocol state other than TCP's changed (an update event).
+        proto_changed: bool,
     },
     Ignore(Reason),
     Invalid {
@@ -499,8 +503,10 @@ impl Conntrack {
                 assure,
                 kill,
                 transition,
+                proto_changed,
             } => {
-                let changed = accept(e, now, info, pkt, timeout_secs, assure, transition);
+                let changed =
+                    accept(e, now, info, pkt, timeout_secs, assure, transition) | proto_changed;
                 let mut t = Tracked::attached(info, conn);
                 t.transition = transition;
                 if kill {
@@ -675,7 +681,11 @@ impl Conntrack {
         let victims: Vec<Slot> = self
             .table
             .slots()
-            .filter(|(_, e)| !e.is_assured() || e.tcp().is_some_and(|t| t.state.is_closing()))
+            .filter(|(_, e)| {
+                !e.is_assured()
+                    || e.tcp().is_some_and(|t| t.state.is_closing())
+                    || e.sctp().is_some_and(|s| s.state.is_closing())
+            })
             .map(|(s, _)| s)
             .collect();
         self.stats.early_drop += victims.len() as u64;
@@ -698,7 +708,7 @@ impl Conntrack {
             return fail(self, Reason::Text("icmp error quotes a fragment"));
         }
         let quoted = match inner.protocol {
-            proto::TCP | proto::UDP => match inner.ports() {
+            proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP => match inner.ports() {
                 Some((sp, dp)) => Tuple::ports(inner.protocol, inner.src, sp, inner.dst, dp),
                 None => return fail(self, Reason::Text("icmp error quotes a truncated header")),
             },
@@ -886,6 +896,8 @@ fn tuple_of(pkt: &Packet) -> Tuple {
     match pkt.l4 {
         L4::Tcp(t) => Tuple::ports(proto::TCP, ip.src, t.sport, ip.dst, t.dport),
         L4::Udp(u) => Tuple::ports(proto::UDP, ip.src, u.sport, ip.dst, u.dport),
+        L4::UdpLite(u) => Tuple::ports(proto::UDPLITE, ip.src, u.sport, ip.dst, u.dport),
+        L4::Sctp(h) => Tuple::ports(proto::SCTP, ip.src, h.sport, ip.dst, h.dport),
         L4::Icmp(i) => Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code),
         _ => Tuple::addresses(ip.protocol, ip.src, ip.dst),
     }
@@ -913,6 +925,7 @@ fn l4_packet(
         assure: false,
         kill: false,
         transition: None,
+        proto_changed: false,
     };
     match &pkt.l4 {
         L4::Tcp(tcp) => {
@@ -945,6 +958,7 @@ fn l4_packet(
                     assure,
                     kill,
                     transition: Some((old, new)),
+                    proto_changed: false,
                 },
                 TcpOutcome::Ignored { reason } => L4Verdict::Ignore(reason),
                 TcpOutcome::Invalid {
@@ -980,6 +994,7 @@ fn l4_packet(
                         assure: true,
                         kill: false,
                         transition: None,
+                        proto_changed: false,
                     };
                 }
                 return refresh(s.udp_timeout);
@@ -995,6 +1010,8 @@ fn l4_packet(
             }
             refresh(s.icmp_timeout)
         }
+        L4::Sctp(h) => sctp_packet(e, is_new, dir, l4_bytes(bytes, pkt), h.vtag, s, verify),
+        L4::UdpLite(_) => udplite_packet(e, is_new, bytes, pkt, s, verify),
         _ if pkt.ip.protocol == proto::GRE => {
             if is_new {
                 e.proto = ProtoState::Gre {
@@ -1015,6 +1032,7 @@ fn l4_packet(
                     assure: true,
                     kill: false,
                     transition: None,
+                    proto_changed: false,
                 }
             } else {
                 refresh(timeout_secs)
@@ -1026,5 +1044,120 @@ fn l4_packet(
             }
             refresh(s.generic_timeout)
         }
+    }
+}
+
+/// The transport segment of a packet (IP header and link padding cut off).
+fn l4_bytes<'b>(bytes: &'b [u8], pkt: &Packet) -> &'b [u8] {
+    let ip = &pkt.ip;
+    bytes
+        .get(usize::from(ip.header_len)..usize::from(ip.total_len))
+        .unwrap_or_default()
+}
+
+/// SCTP (`nf_conntrack_sctp_packet`): the CRC32c, the chunk rules, a new entry's
+/// state, then the association's state machine and tags ([`sctp`]).
+fn sctp_packet(
+    e: &mut Entry,
+    is_new: bool,
+    dir: Direction,
+    seg: &[u8],
+    vtag: u32,
+    s: &Settings,
+    verify: bool,
+) -> L4Verdict {
+    let invalid = |r: &'static str| L4Verdict::Invalid {
+        reason: Reason::Text(r),
+        shrink_timeout_secs: None,
+    };
+    if verify && !wire::sctp::checksum_ok(seg) {
+        return invalid("bad CRC");
+    }
+    let set = match sctp::check_chunks(seg, is_new) {
+        Ok(set) => set,
+        Err(r) => return invalid(r),
+    };
+    if is_new {
+        match SctpConn::new(seg, vtag) {
+            Ok(conn) => e.proto = ProtoState::Sctp(conn),
+            Err(r) => return invalid(r),
+        }
+    }
+    let ProtoState::Sctp(conn) = &mut e.proto else {
+        return invalid("protocol mismatch");
+    };
+    match conn.packet(seg, vtag, dir, &set, !is_new) {
+        sctp::SctpOutcome::Invalid(r) => invalid(r),
+        sctp::SctpOutcome::Accepted {
+            assure,
+            keep_timer: true,
+            ..
+        } => {
+            // Let through without renewing the timer (nor counting, as the kernel
+            // returns before `nf_ct_refresh_acct`); an ESTABLISHED reached on the way
+            // still makes the entry ASSURED.
+            if assure {
+                e.status |= status::ASSURED;
+            }
+            L4Verdict::Ignore(Reason::Text("sctp: timer not renewed"))
+        }
+        sctp::SctpOutcome::Accepted {
+            old, new, assure, ..
+        } => L4Verdict::Accept {
+            timeout_secs: Some(new.timeout_secs(s)),
+            assure,
+            kill: false,
+            transition: None,
+            proto_changed: old != new,
+        },
+    }
+}
+
+/// UDP-Lite (`nf_conntrack_udplite_packet`): the checksum coverage must lie within
+/// the datagram, a checksum is mandatory and, with `nf_conntrack_checksum`, must
+/// verify over the covered bytes. Timeouts are UDP's; every packet after a reply
+/// makes the entry an ASSURED stream.
+fn udplite_packet(
+    e: &mut Entry,
+    is_new: bool,
+    bytes: &[u8],
+    pkt: &Packet,
+    s: &Settings,
+    verify: bool,
+) -> L4Verdict {
+    let invalid = |r: &'static str| L4Verdict::Invalid {
+        reason: Reason::Text(r),
+        shrink_timeout_secs: None,
+    };
+    let L4::UdpLite(u) = pkt.l4 else {
+        return invalid("protocol mismatch");
+    };
+    let datagram_len = u32::from(u.payload_len) + 8;
+    if u.length != 0 && (u.length < 8 || u32::from(u.length) > datagram_len) {
+        return invalid("invalid checksum coverage");
+    }
+    if u.checksum == 0 {
+        return invalid("checksum missing");
+    }
+    if verify && !wire::udplite_checksum_ok(bytes, pkt) {
+        return invalid("bad checksum");
+    }
+    if is_new {
+        e.proto = ProtoState::UdpLite;
+    }
+    if !matches!(e.proto, ProtoState::UdpLite) {
+        return invalid("protocol mismatch");
+    }
+    let replied = e.seen_reply();
+    L4Verdict::Accept {
+        timeout_secs: Some(if replied {
+            s.udp_timeout_stream
+        } else {
+            s.udp_timeout
+        }),
+        assure: replied,
+        kill: false,
+        transition: None,
+        proto_changed: false,
     }
 }

@@ -19,7 +19,7 @@ pub fn l4_name(protocol: u8) -> &'static str {
         proto::ICMP => "icmp",
         proto::GRE => "gre",
         proto::UDPLITE => "udplite",
-        132 => "sctp",
+        proto::SCTP => "sctp",
         _ => "unknown",
     }
 }
@@ -28,14 +28,14 @@ pub fn l4_name(protocol: u8) -> &'static str {
 pub fn is_generic(protocol: u8) -> bool {
     !matches!(
         protocol,
-        proto::TCP | proto::UDP | proto::ICMP | proto::GRE | proto::UDPLITE
+        proto::TCP | proto::UDP | proto::ICMP | proto::GRE | proto::UDPLITE | proto::SCTP
     )
 }
 
 fn write_tuple(out: &mut String, t: &Tuple) {
     let _ = write!(out, "src={} dst={} ", t.src, t.dst);
     match t.protocol {
-        proto::TCP | proto::UDP | proto::UDPLITE => {
+        proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP => {
             let _ = write!(out, "sport={} dport={} ", t.sport, t.dport);
         }
         proto::ICMP => {
@@ -111,7 +111,7 @@ pub fn proc_line(e: &Entry, now_ms: u64) -> String {
 pub fn sort_key(e: &Entry) -> (u8, String, String, i64, i64, i64, i64, i64) {
     let t = e.original();
     let (sport, dport, ty, code, id) = match t.protocol {
-        proto::TCP | proto::UDP | proto::UDPLITE => {
+        proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP => {
             (i64::from(t.sport), i64::from(t.dport), -1, -1, -1)
         }
         proto::ICMP => (

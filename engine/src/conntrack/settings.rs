@@ -42,6 +42,15 @@ pub struct Settings {
     pub generic_timeout: u32,
     pub gre_timeout: u32,
     pub gre_timeout_stream: u32,
+    /// SCTP, one timeout per association state (`nf_conntrack_sctp_timeout_*`).
+    pub sctp_timeout_closed: u32,
+    pub sctp_timeout_cookie_wait: u32,
+    pub sctp_timeout_cookie_echoed: u32,
+    pub sctp_timeout_established: u32,
+    pub sctp_timeout_shutdown_sent: u32,
+    pub sctp_timeout_shutdown_recd: u32,
+    pub sctp_timeout_shutdown_ack_sent: u32,
+    pub sctp_timeout_heartbeat_sent: u32,
     /// `nf_conntrack_acct`: entries created while on count packets and bytes per
     /// direction.
     pub acct: bool,
@@ -76,6 +85,14 @@ impl Default for Settings {
             generic_timeout: 600,
             gre_timeout: 30,
             gre_timeout_stream: 180,
+            sctp_timeout_closed: 10,
+            sctp_timeout_cookie_wait: 3,
+            sctp_timeout_cookie_echoed: 3,
+            sctp_timeout_established: 210,
+            sctp_timeout_shutdown_sent: 3,
+            sctp_timeout_shutdown_recd: 3,
+            sctp_timeout_shutdown_ack_sent: 3,
+            sctp_timeout_heartbeat_sent: 30,
             acct: false,
             timestamp: false,
         }
@@ -140,6 +157,14 @@ impl Settings {
             "generic_timeout" => Num(&mut self.generic_timeout),
             "gre_timeout" => Num(&mut self.gre_timeout),
             "gre_timeout_stream" => Num(&mut self.gre_timeout_stream),
+            "sctp_timeout_closed" => Num(&mut self.sctp_timeout_closed),
+            "sctp_timeout_cookie_wait" => Num(&mut self.sctp_timeout_cookie_wait),
+            "sctp_timeout_cookie_echoed" => Num(&mut self.sctp_timeout_cookie_echoed),
+            "sctp_timeout_established" => Num(&mut self.sctp_timeout_established),
+            "sctp_timeout_shutdown_sent" => Num(&mut self.sctp_timeout_shutdown_sent),
+            "sctp_timeout_shutdown_recd" => Num(&mut self.sctp_timeout_shutdown_recd),
+            "sctp_timeout_shutdown_ack_sent" => Num(&mut self.sctp_timeout_shutdown_ack_sent),
+            "sctp_timeout_heartbeat_sent" => Num(&mut self.sctp_timeout_heartbeat_sent),
             "acct" => Flag(&mut self.acct),
             "timestamp" => Flag(&mut self.timestamp),
             _ => return None,
@@ -193,6 +218,16 @@ mod tests {
         s.set("nf_conntrack_tcp_timeout_syn_sent", "3").unwrap();
         s.set("udp_timeout_stream", "7").unwrap();
         assert_eq!((s.tcp_timeout_syn_sent, s.udp_timeout_stream), (3, 7));
+        s.set(
+            "net.netfilter.nf_conntrack_sctp_timeout_heartbeat_sent",
+            "5",
+        )
+        .unwrap();
+        assert_eq!(s.get("sctp_timeout_heartbeat_sent"), Some(5));
+        assert_eq!(
+            Settings::default().get("sctp_timeout_established"),
+            Some(210)
+        );
         assert_eq!(s.get("tcp_timeout_syn_sent"), Some(3));
         assert!(matches!(
             s.set("tcp_nonsense", "1"),

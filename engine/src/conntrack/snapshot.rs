@@ -114,8 +114,10 @@ impl Conntrack {
                     | (ProtoState::Udp { .. }, 17)
                     | (ProtoState::Icmp, 1)
                     | (ProtoState::Gre { .. }, 47)
+                    | (ProtoState::Sctp(_), 132)
+                    | (ProtoState::UdpLite, 136)
             ) || (matches!(e.proto, ProtoState::Generic)
-                && !matches!(e.original().protocol, 1 | 6 | 17 | 47));
+                && !matches!(e.original().protocol, 1 | 6 | 17 | 47 | 132 | 136));
             // Window-scale shifts above RFC 7323's 14 never come from a real SYN.
             let sane_tcp = match &e.proto {
                 ProtoState::Tcp(t) => t.seen.iter().all(|s| s.scale <= 14) && t.last_wscale <= 14,

@@ -88,7 +88,10 @@ impl Tuple {
 
     /// Whether the protocol's tuple carries ports.
     pub fn has_ports(&self) -> bool {
-        matches!(self.protocol, proto::TCP | proto::UDP | proto::UDPLITE)
+        matches!(
+            self.protocol,
+            proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP
+        )
     }
 
     /// The tuple a reply would carry, or `None` when no reply exists

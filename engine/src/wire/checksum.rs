@@ -78,9 +78,31 @@ pub fn transport_checksum_ok(bytes: &[u8], packet: &Packet) -> bool {
         L4::Udp(u) if u.checksum == 0 => return true,
         L4::Udp(_) => add(pseudo(proto::UDP), seg),
         L4::Icmp(_) => add(0, seg),
+        L4::Sctp(_) => return super::sctp::checksum_ok(seg),
+        L4::UdpLite(_) => return udplite_checksum_ok(bytes, packet),
         _ => return true,
     };
     fold(sum) == 0xffff
+}
+
+/// Verifies a UDP-Lite checksum as conntrack does (`udplite_error`): over the first
+/// `coverage` bytes (the length field; 0 means all), with a pseudo-header of the
+/// whole datagram's length. Linux 6.18 passes `IPPROTO_UDP` for the pseudo-header's
+/// protocol where RFC 3828 says 136, so only datagrams checksummed with 17 verify.
+/// A coverage outside 8..=length fails.
+pub fn udplite_checksum_ok(bytes: &[u8], packet: &Packet) -> bool {
+    let ip = &packet.ip;
+    let seg = &bytes[ip.header_len as usize..ip.total_len as usize];
+    let coverage = match seg.get(4..6) {
+        Some(c) => usize::from(u16::from_be_bytes([c[0], c[1]])),
+        None => return false,
+    };
+    let coverage = if coverage == 0 { seg.len() } else { coverage };
+    if coverage < 8 || coverage > seg.len() {
+        return false;
+    }
+    let start = add_pseudo(0, ip.src.octets(), ip.dst.octets(), proto::UDP, seg.len());
+    fold(add(start, &seg[..coverage])) == 0xffff
 }
 
 /// Computes the checksum to store in a transport header whose checksum field is zero.

@@ -15,13 +15,15 @@
 
 mod build;
 mod checksum;
+pub mod sctp;
 mod tcp_options;
 
 pub use build::{
     decode_hex, icmp_error_reply, BuildError, IcmpSpec, IpSpec, PacketSpec, TcpOptionsSpec,
     TcpSpec, Transport, UdpSpec, ICMP_ERROR_QUOTE_MAX,
 };
-pub use checksum::{ipv4_header_checksum, transport_checksum_ok};
+pub use checksum::{ipv4_header_checksum, transport_checksum_ok, udplite_checksum_ok};
+pub use sctp::SctpInfo;
 pub use tcp_options::TcpOptions;
 
 use core::fmt;
@@ -33,6 +35,7 @@ pub mod proto {
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const GRE: u8 = 47;
+    pub const SCTP: u8 = 132;
     pub const UDPLITE: u8 = 136;
 }
 
@@ -171,6 +174,11 @@ pub enum L4 {
     Tcp(TcpInfo),
     Udp(UdpInfo),
     Icmp(IcmpInfo),
+    /// SCTP: the common header; the chunks are read from the bytes ([`sctp::chunks`]).
+    Sctp(SctpInfo),
+    /// UDP-Lite (RFC 3828): UDP's header, where the length field is the checksum
+    /// coverage (0 = the whole datagram).
+    UdpLite(UdpInfo),
     /// Any other protocol: conntrack tracks it by addresses only.
     Other,
     /// A non-first fragment: no transport header to read.
@@ -389,6 +397,13 @@ fn parse_l4(data: &[u8], ip: &Ipv4Info) -> L4 {
         proto::TCP => parse_tcp(seg, off as u16),
         proto::UDP => parse_udp(seg, off as u16),
         proto::ICMP => parse_icmp(seg, off as u16),
+        proto::SCTP => parse_sctp(seg, off as u16),
+        proto::UDPLITE => match parse_udp(seg, off as u16) {
+            L4::Udp(u) => L4::UdpLite(u),
+            _ => L4::Malformed(L4Error::Truncated {
+                protocol: proto::UDPLITE,
+            }),
+        },
         _ => L4::Other,
     }
 }
@@ -438,6 +453,21 @@ fn parse_udp(seg: &[u8], offset: u16) -> L4 {
         length: be16(seg, 4),
         checksum: be16(seg, 6),
         payload_len: (seg.len() - 8) as u16,
+        offset,
+    })
+}
+
+/// The 12-byte common header (`nf_ct_sctp: short packet` without it).
+fn parse_sctp(seg: &[u8], offset: u16) -> L4 {
+    if seg.len() < 12 {
+        return L4::Malformed(L4Error::Truncated {
+            protocol: proto::SCTP,
+        });
+    }
+    L4::Sctp(SctpInfo {
+        sport: be16(seg, 0),
+        dport: be16(seg, 2),
+        vtag: be32(seg, 4),
         offset,
     })
 }

@@ -294,7 +294,7 @@ fn bad_settings_are_refused_and_change_nothing() {
         max: 64,
         ..Settings::default()
     };
-    assert_eq!(before.len(), 25);
+    assert_eq!(before.len(), 33);
     for s in &before {
         assert_eq!(Some(s.value.parse::<u64>().unwrap()), native.get(&s.name));
     }

@@ -65,6 +65,21 @@ pub fn iface(i: nat::Iface) -> Iface {
     }
 }
 
+fn sctp_state(s: ct::SctpState) -> SctpState {
+    use ct::SctpState as S;
+    match s {
+        S::None => SctpState::None,
+        S::Closed => SctpState::Closed,
+        S::CookieWait => SctpState::CookieWait,
+        S::CookieEchoed => SctpState::CookieEchoed,
+        S::Established => SctpState::Established,
+        S::ShutdownSent => SctpState::ShutdownSent,
+        S::ShutdownRecd => SctpState::ShutdownRecd,
+        S::ShutdownAckSent => SctpState::ShutdownAckSent,
+        S::HeartbeatSent => SctpState::HeartbeatSent,
+    }
+}
+
 fn tcp_state(s: ct::TcpState) -> TcpState {
     use ct::TcpState as T;
     match s {
@@ -243,6 +258,8 @@ pub fn entry(e: &ct::Entry, now_ms: u64) -> Entry {
                 timeout_secs: *timeout_secs,
                 stream_timeout_secs: *stream_timeout_secs,
             }),
+            ct::ProtoState::Sctp(s) => ProtoState::Sctp(sctp_state(s.state)),
+            ct::ProtoState::UdpLite => ProtoState::Udplite,
             ct::ProtoState::Generic => ProtoState::Generic,
         },
         mark: e.mark,
