@@ -382,8 +382,11 @@ fn relay(
     let mut moved = 0u64;
     let mut idle_since = Instant::now();
     let fail = |why: String| {
-        let rst = shared.segment(&mut lock(), side, "RA", &[]);
-        let _ = shared.pass(&[rst]);
+        {
+            let mut f = lock();
+            let rst = shared.segment(&mut f, side, "RA", &[]);
+            let _ = shared.pass(&[rst]);
+        }
         for s in [from, to] {
             let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
             let _ = s.shutdown(Shutdown::Both);
@@ -393,11 +396,15 @@ fn relay(
     loop {
         match reader.read(&mut buf) {
             Ok(0) => {
-                let mut f = lock();
-                let fin = shared.segment(&mut f, side, "FA", &[]);
-                let ack = shared.segment(&mut f, side.other(), "A", &[]);
-                drop(f);
-                if let Err(why) = shared.pass(&[fin, ack]) {
+                // Segments are built and passed under the flow's lock, so the component
+                // sees both directions' segments in the order of their sequence numbers.
+                let passed = {
+                    let mut f = lock();
+                    let fin = shared.segment(&mut f, side, "FA", &[]);
+                    let ack = shared.segment(&mut f, side.other(), "A", &[]);
+                    shared.pass(&[fin, ack])
+                };
+                if let Err(why) = passed {
                     say(format!("FIN {why}"));
                 }
                 let _ = to.shutdown(Shutdown::Write);
@@ -406,14 +413,16 @@ fn relay(
             Ok(n) => {
                 idle_since = Instant::now();
                 let data = &buf[..n];
-                let mut f = lock();
-                let mut packets: Vec<Packet> = data
-                    .chunks(MSS)
-                    .map(|piece| shared.segment(&mut f, side, "PA", piece))
-                    .collect();
-                packets.push(shared.segment(&mut f, side.other(), "A", &[]));
-                drop(f);
-                if let Err(why) = shared.pass(&packets) {
+                let passed = {
+                    let mut f = lock();
+                    let mut packets: Vec<Packet> = data
+                        .chunks(MSS)
+                        .map(|piece| shared.segment(&mut f, side, "PA", piece))
+                        .collect();
+                    packets.push(shared.segment(&mut f, side.other(), "A", &[]));
+                    shared.pass(&packets)
+                };
+                if let Err(why) = passed {
                     fail(format!("data {why}"));
                     return Err(moved);
                 }
