@@ -112,10 +112,8 @@ pub struct RawDecision {
     /// `-j CT --helper NAME`: the helper a new connection gets.
     pub helper: Option<Helper>,
     pub verdict: Verdict,
-    /// Every rule that matched and how the walk ended, as text
-    /// (`raw:PREROUTING:rule:1:CT`).
-    pub trace: Vec<String>,
-    /// The same steps, structured.
+    /// Every rule that matched and how the walk ended (`raw:PREROUTING:rule:1:CT`
+    /// as text, see [`RawDecision::trace`]).
     pub steps: Vec<RuleStep>,
     /// The packet mark after the chain (`-j MARK`).
     pub mark: u32,
@@ -129,13 +127,26 @@ pub struct FilterDecision {
     pub chain: String,
     /// 1-based index of the deciding rule in `chain`; None: the policy decided.
     pub rule: Option<usize>,
-    /// Every rule that matched, e.g. `filter:FORWARD:rule:3:ACCEPT`, and how the
-    /// walk ended (`filter:FORWARD:policy:DROP`), as text.
-    pub trace: Vec<String>,
-    /// The same steps, structured (LOG steps carry their log line).
+    /// Every rule that matched and how the walk ended (LOG steps carry their log
+    /// line); as text by [`FilterDecision::trace`].
     pub steps: Vec<RuleStep>,
     /// The packet mark after the chain (`-j MARK`).
     pub mark: u32,
+}
+
+impl RawDecision {
+    /// The steps as text: `raw:PREROUTING:rule:1:CT`.
+    pub fn trace(&self) -> Vec<String> {
+        self.steps.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl FilterDecision {
+    /// The steps as text: every rule that matched, e.g. `filter:FORWARD:rule:3:ACCEPT`,
+    /// and how the walk ended (`filter:FORWARD:policy:DROP`).
+    pub fn trace(&self) -> Vec<String> {
+        self.steps.iter().map(ToString::to_string).collect()
+    }
 }
 
 /// Loaded tables (filter always; raw when the text has one).
@@ -240,7 +251,6 @@ impl Ruleset {
             notrack: false,
             helper: None,
             verdict: Verdict::Accept,
-            trace: Vec::new(),
             steps: Vec::new(),
             mark: ctx.mark,
         };
@@ -261,7 +271,6 @@ impl Ruleset {
             None => {}
         }
         out.verdict = walk.verdict;
-        out.trace = walk.steps.iter().map(ToString::to_string).collect();
         out.steps = walk.steps;
         out.mark = walk.mark;
         out
@@ -275,7 +284,6 @@ impl Ruleset {
             verdict: Verdict::Accept,
             chain: name.into(),
             rule: None,
-            trace: Vec::new(),
             steps: Vec::new(),
             mark: ctx.mark,
         };
@@ -294,7 +302,6 @@ impl Ruleset {
             verdict: walk.verdict,
             chain: table.chains[walk.chain].name.clone(),
             rule: walk.rule,
-            trace: walk.steps.iter().map(ToString::to_string).collect(),
             steps: walk.steps,
             mark: walk.mark,
         }

@@ -30,12 +30,12 @@ fn router_ruleset_counts_like_the_kernel() {
         (d.verdict, d.chain.as_str(), d.rule),
         (Verdict::Accept, "FORWARD", Some(3))
     );
-    assert_eq!(d.trace, ["filter:FORWARD:rule:3:ACCEPT"]);
+    assert_eq!(d.trace(), ["filter:FORWARD:rule:3:ACCEPT"]);
     let d = r.filter(Hook::Forward, &synack.ctx(CtState::Established));
     assert_eq!((d.verdict, d.rule), (Verdict::Accept, Some(2)));
     let d = r.filter(Hook::Forward, &stray.ctx(CtState::New));
     assert_eq!((d.verdict, d.rule), (Verdict::Drop, None));
-    assert_eq!(d.trace, ["filter:FORWARD:policy:DROP"]);
+    assert_eq!(d.trace(), ["filter:FORWARD:policy:DROP"]);
     let c = r.counters();
     let f = c.table("filter").unwrap();
     let counts: Vec<_> = f.rules.iter().map(|x| (x.packets, x.bytes)).collect();
@@ -57,7 +57,7 @@ fn non_terminating_rules_count_and_continue() {
     let p = tcp(LAN, 1, NET, 2, "S");
     let d = r.filter(Hook::Forward, &p.ctx(CtState::New));
     assert_eq!(
-        d.trace,
+        d.trace(),
         [
             "filter:FORWARD:rule:1:CONTINUE",
             "filter:FORWARD:rule:2:CONTINUE",
@@ -85,7 +85,7 @@ fn user_chains_jump_return_and_goto() {
         (Verdict::Accept, "B", Some(1))
     );
     assert_eq!(
-        d.trace,
+        d.trace(),
         [
             "filter:FORWARD:rule:1:JUMP:A",
             "filter:A:rule:1:GOTO:B",
@@ -97,7 +97,7 @@ fn user_chains_jump_return_and_goto() {
     let d = r.filter(Hook::Forward, &telnet.ctx(CtState::New));
     assert_eq!((d.verdict, d.rule), (Verdict::Drop, None));
     assert_eq!(
-        d.trace,
+        d.trace(),
         [
             "filter:FORWARD:rule:1:JUMP:A",
             "filter:A:rule:1:GOTO:B",
@@ -113,7 +113,7 @@ fn user_chains_jump_return_and_goto() {
         (Verdict::Accept, "FORWARD", Some(2))
     );
     assert_eq!(
-        d.trace,
+        d.trace(),
         [
             "filter:FORWARD:rule:1:JUMP:A",
             "filter:A:return",
@@ -327,7 +327,7 @@ fn short_transport_headers() {
     let mut r = rules("-A FORWARD -p icmp --icmp-type any -j ACCEPT\n-A FORWARD -j ACCEPT");
     let d = r.filter(Hook::Forward, &i7.ctx(ctx));
     assert_eq!((d.verdict, d.rule), (Verdict::Drop, Some(1)));
-    assert_eq!(d.trace, ["filter:FORWARD:rule:1:HOTDROP"]);
+    assert_eq!(d.trace(), ["filter:FORWARD:rule:1:HOTDROP"]);
     assert!(r
         .counters()
         .table("filter")
@@ -538,7 +538,7 @@ fn mark_targets_and_the_mark_match() {
     );
     assert_eq!((d.verdict, d.rule, d.mark), (Verdict::Drop, Some(3), 0x17));
     assert_eq!(
-        d.trace,
+        d.trace(),
         [
             "filter:FORWARD:rule:1:MARK",
             "filter:FORWARD:rule:2:MARK",
@@ -566,7 +566,7 @@ fn log_continues_and_records_the_line() {
     let d = r.filter(Hook::Forward, &p.ctx(CtState::New));
     assert_eq!((d.verdict, d.rule), (Verdict::Drop, Some(2)));
     assert_eq!(
-        d.trace,
+        d.trace(),
         ["filter:FORWARD:rule:1:LOG", "filter:FORWARD:rule:2:DROP"]
     );
     let crate::rules::StepAt::Rule {
@@ -665,7 +665,7 @@ fn raw_table_notrack_and_helper() {
     let d = r.raw_prerouting(&mdns.ctx(CtState::Invalid));
     assert!(d.notrack && d.helper.is_none() && d.verdict == Verdict::Accept);
     assert_eq!(
-        d.trace,
+        d.trace(),
         [
             "raw:PREROUTING:rule:1:CT",
             "raw:PREROUTING:rule:2:CT",

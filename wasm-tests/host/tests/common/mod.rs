@@ -140,7 +140,7 @@ pub fn decision(d: &nat::Decision, trace: bool) -> Decision {
             },
             chain: f.chain.clone(),
             rule: f.rule.map(|r| r as u32),
-            trace: if trace { f.trace.clone() } else { Vec::new() },
+            trace: if trace { f.trace() } else { Vec::new() },
             mark: f.mark,
         }),
         reason: d.reason.clone(),
