@@ -480,7 +480,7 @@ fn decision(d: fwl::Decision, trace: bool) -> w::Decision {
                 Verdict::Reject(with) => w::Verdict::Reject(reject_with(with)),
             },
             trace: if trace { f.trace() } else { Vec::new() },
-            chain: f.chain,
+            chain: f.chain.to_string(),
             rule: f.rule.map(to_u32),
             mark: f.mark,
         }),
@@ -544,7 +544,7 @@ fn ruleset_info(r: &Ruleset) -> w::RulesetInfo {
         .flat_map(|t| {
             t.chains.iter().map(|c| w::ChainInfo {
                 table: t.kind.name().to_string(),
-                name: c.name.clone(),
+                name: c.name.to_string(),
                 policy: c.policy.map(|p| match p {
                     Policy::Accept => w::Policy::Accept,
                     Policy::Drop => w::Policy::Drop,

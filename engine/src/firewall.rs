@@ -420,7 +420,7 @@ impl Firewall {
             .map(|e| e.id);
 
         // Routing: TTL and MTU checks happen before the FORWARD chain.
-        let (hook, out_iface, at_hook) = if local {
+        let (hook, out_iface, mut at_hook) = if local {
             push_ct(&mut d.trace, ct.clone());
             let what = if broadcast {
                 "a broadcast address"
@@ -498,14 +498,13 @@ impl Firewall {
         let pkt_at_hook = wire::parse(&at_hook)?;
 
         // The filter table.
-        let ct_entry = tracked.conn.and_then(|c| self.conntrack.entry(c).cloned());
         let ctx = PacketContext {
             bytes: &at_hook,
             packet: &pkt_at_hook,
             in_iface: Some(from.name()),
             out_iface: out_iface.map(Iface::name),
             ctstate: tracked.state,
-            ct: ct_entry.as_ref(),
+            ct: tracked.conn.and_then(|c| self.conntrack.entry(c)),
             ct_dir: tracked.direction(),
             now_ms,
             mark,
@@ -539,13 +538,18 @@ impl Firewall {
                         } else {
                             self.topology.mtu
                         };
-                        for piece in defrag::fragment(&at_hook, usize::from(size)) {
-                            d.emitted.push(Emitted {
-                                iface,
-                                bytes: piece,
-                                kind: "forwarded",
-                            });
-                        }
+                        let size = usize::from(size);
+                        let pieces = if at_hook.len() <= size {
+                            // Fits the link: the packet leaves as it is, without a copy.
+                            vec![std::mem::take(&mut at_hook)]
+                        } else {
+                            defrag::fragment(&at_hook, size)
+                        };
+                        d.emitted.extend(pieces.into_iter().map(|bytes| Emitted {
+                            iface,
+                            bytes,
+                            kind: "forwarded",
+                        }));
                     }
                     None => {
                         d.outcome = Outcome::Local;

@@ -221,7 +221,7 @@ pub fn rules_view(fw: &Firewall, decision: Option<&FilterDecision>) -> Vec<RuleR
             if let Some(policy) = chain.policy {
                 out.push(RuleRow {
                     table: kind.name(),
-                    chain: chain.name.clone(),
+                    chain: chain.name.to_string(),
                     number: None,
                     text: format!(":{} {}", chain.name, policy.name()),
                     packets: chain.packets,
@@ -232,7 +232,7 @@ pub fn rules_view(fw: &Firewall, decision: Option<&FilterDecision>) -> Vec<RuleR
             for (i, rule) in chain.rules.iter().enumerate() {
                 out.push(RuleRow {
                     table: kind.name(),
-                    chain: chain.name.clone(),
+                    chain: chain.name.to_string(),
                     number: Some(i + 1),
                     text: rule.text(&chain.name),
                     packets: rule.packets,

@@ -64,7 +64,7 @@ impl TableCounters {
             let c = &table.chains[i];
             let policy = c.policy.map_or("-", Policy::name).to_string();
             out.policies.push((
-                c.name.clone(),
+                c.name.to_string(),
                 PolicyCounters {
                     policy,
                     packets: c.packets,
@@ -73,7 +73,7 @@ impl TableCounters {
             ));
             for r in &c.rules {
                 out.rules.push(RuleCounters {
-                    chain: c.name.clone(),
+                    chain: c.name.to_string(),
                     rule: r.text(&c.name),
                     packets: r.packets,
                     bytes: r.bytes,

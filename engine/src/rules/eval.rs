@@ -15,6 +15,7 @@ use super::trace::{LogEntry, RuleStep, StepAction, StepAt};
 use super::view::View;
 use super::Verdict;
 use crate::conntrack::{ctinfo::CtState, entry::Helper};
+use std::sync::Arc;
 
 /// The deepest jump nesting the kernel accepts; a guard, as loading checks it.
 const MAX_DEPTH: usize = 16;
@@ -51,9 +52,9 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
         ct: None,
         mark: v.mark,
     };
-    let step = |chain: &str, at: StepAt| RuleStep {
+    let step = |chain: &Arc<str>, at: StepAt| RuleStep {
         table: kind,
-        chain: chain.to_string(),
+        chain: Arc::clone(chain),
         at,
     };
     let (mut c, mut i) = (start, 0);

@@ -51,6 +51,7 @@ pub use trace::{CtChange, CtSnapshot, CtTrace, LogEntry, RuleStep, StepAction, S
 use crate::conntrack::{ctinfo::CtState, entry::Entry, entry::Helper, tuple::Direction};
 use crate::wire;
 use eval::CtAction;
+use std::sync::Arc;
 use view::View;
 
 /// The netfilter hooks.
@@ -124,7 +125,7 @@ pub struct RawDecision {
 pub struct FilterDecision {
     pub verdict: Verdict,
     /// The chain holding the deciding rule (the built-in chain for a policy).
-    pub chain: String,
+    pub chain: Arc<str>,
     /// 1-based index of the deciding rule in `chain`; None: the policy decided.
     pub rule: Option<usize>,
     /// Every rule that matched and how the walk ended (LOG steps carry their log

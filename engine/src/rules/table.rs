@@ -7,6 +7,7 @@
 
 use super::rule::Rule;
 use super::target::Target;
+use std::sync::Arc;
 
 /// The most user chains nf_tables lets a built-in chain nest.
 const MAX_NESTING: usize = 15;
@@ -73,7 +74,9 @@ impl Policy {
 /// A chain. Built-in chains have a policy and its counters; user chains have none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
-    pub name: String,
+    /// Shared with the decisions and trace steps that name the chain, so naming it
+    /// costs no allocation per packet.
+    pub name: Arc<str>,
     pub policy: Option<Policy>,
     pub rules: Vec<Rule>,
     /// Packets and bytes the policy decided on.
@@ -84,7 +87,7 @@ pub struct Chain {
 impl Chain {
     fn new(name: &str, policy: Option<Policy>) -> Chain {
         Chain {
-            name: name.to_string(),
+            name: name.into(),
             policy,
             rules: Vec::new(),
             packets: 0,
@@ -112,11 +115,11 @@ impl Table {
     }
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.chains.iter().position(|c| c.name == name)
+        self.chains.iter().position(|c| &*c.name == name)
     }
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|c| c.name == name)
+        self.chains.iter().find(|c| &*c.name == name)
     }
 
     pub(crate) fn add_user_chain(&mut self, name: &str) {
@@ -175,7 +178,7 @@ impl Table {
             .chains
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.clone(), i, c.policy.is_some()))
+            .map(|(i, c)| (c.name.to_string(), i, c.policy.is_some()))
             .collect();
         crate::sort::sort_by(&mut names, |a, b| a.0.cmp(&b.0));
         for chain in &mut self.chains {

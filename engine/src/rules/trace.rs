@@ -18,6 +18,7 @@ use super::table::{Policy, TableKind};
 use super::target::RejectWith;
 use crate::conntrack::{ctinfo::CtState, tcp::TcpState, tuple::Direction};
 use core::fmt;
+use std::sync::Arc;
 
 /// Where in a chain a step happened, and what it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ pub struct LogEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleStep {
     pub table: TableKind,
-    pub chain: String,
+    pub chain: Arc<str>,
     pub at: StepAt,
 }
 

@@ -484,10 +484,10 @@ fn command_line(
             if table.index_of(&new).is_some() {
                 return Err(at(new_tok, format!("chain `{new}' already exists")));
             }
-            let old = std::mem::replace(&mut table.chains[ci].name, new.clone());
+            let old = std::mem::replace(&mut table.chains[ci].name, new.as_str().into());
             for r in table.chains.iter_mut().flat_map(|c| &mut c.rules) {
                 if let Target::Jump(t) | Target::Goto(t) = &mut r.target {
-                    if t.name == old {
+                    if *t.name == *old {
                         t.name = new.clone();
                     }
                 }
@@ -510,8 +510,10 @@ fn referrer(table: &Table, ci: usize) -> Option<(String, usize)> {
     table.chains.iter().find_map(|c| {
         c.rules
             .iter()
-            .position(|r| matches!(&r.target, Target::Jump(t) | Target::Goto(t) if &t.name == name))
-            .map(|k| (c.name.clone(), k + 1))
+            .position(
+                |r| matches!(&r.target, Target::Jump(t) | Target::Goto(t) if *t.name == **name),
+            )
+            .map(|k| (c.name.to_string(), k + 1))
     })
 }
 
@@ -562,10 +564,10 @@ fn add_rules(
 fn check_hook_and_table(table: &Table, ci: usize, cmd: &Command) -> Result<(), (usize, String)> {
     let chain = &table.chains[ci];
     if chain.policy.is_some() {
-        if let (Some(tok), "OUTPUT" | "POSTROUTING") = (cmd.in_tok, chain.name.as_str()) {
+        if let (Some(tok), "OUTPUT" | "POSTROUTING") = (cmd.in_tok, &*chain.name) {
             return Err((tok, format!("Can't use -i with {}", chain.name)));
         }
-        if let (Some(tok), "INPUT" | "PREROUTING") = (cmd.out_tok, chain.name.as_str()) {
+        if let (Some(tok), "INPUT" | "PREROUTING") = (cmd.out_tok, &*chain.name) {
             return Err((tok, format!("Can't use -o with {}", chain.name)));
         }
     }

@@ -27,7 +27,7 @@ fn router_ruleset_counts_like_the_kernel() {
     let stray = tcp(NET, 80, LAN, 40001, "A");
     let d = r.filter(Hook::Forward, &syn.ctx(CtState::New));
     assert_eq!(
-        (d.verdict, d.chain.as_str(), d.rule),
+        (d.verdict, &*d.chain, d.rule),
         (Verdict::Accept, "FORWARD", Some(3))
     );
     assert_eq!(d.trace(), ["filter:FORWARD:rule:3:ACCEPT"]);
@@ -81,7 +81,7 @@ fn user_chains_jump_return_and_goto() {
     let ssh = tcp(LAN, 1, NET, 22, "S");
     let d = r.filter(Hook::Forward, &ssh.ctx(CtState::New));
     assert_eq!(
-        (d.verdict, d.chain.as_str(), d.rule),
+        (d.verdict, &*d.chain, d.rule),
         (Verdict::Accept, "B", Some(1))
     );
     assert_eq!(
@@ -109,7 +109,7 @@ fn user_chains_jump_return_and_goto() {
     let dns = udp(LAN, 1, NET, 53);
     let d = r.filter(Hook::Forward, &dns.ctx(CtState::New));
     assert_eq!(
-        (d.verdict, d.chain.as_str(), d.rule),
+        (d.verdict, &*d.chain, d.rule),
         (Verdict::Accept, "FORWARD", Some(2))
     );
     assert_eq!(

@@ -138,7 +138,7 @@ pub fn decision(d: &nat::Decision, trace: bool) -> Decision {
                 NVerdict::Drop => Verdict::Drop,
                 NVerdict::Reject(w) => Verdict::Reject(reject_with(w)),
             },
-            chain: f.chain.clone(),
+            chain: f.chain.to_string(),
             rule: f.rule.map(|r| r as u32),
             trace: if trace { f.trace() } else { Vec::new() },
             mark: f.mark,
