@@ -10,7 +10,7 @@
 pub mod compare;
 
 use crate::conntrack::{proc, status, Entry, Settings};
-use crate::firewall::{Decision, Firewall, Iface};
+use crate::firewall::{Decision, Firewall, Iface, Outcome};
 use crate::wire::{self, proto};
 use core::fmt;
 use serde_json::{json, Map, Value};
@@ -149,6 +149,18 @@ pub fn entry_json(e: &Entry, now_ms: u64) -> Value {
         v["dstkey"] = json!(format!("0x{:x}", e.original().dport));
     }
     v
+}
+
+/// A decision's verdict in the recorder's words: `forwarded`, `rejected` (an ICMP error
+/// or a reset answered), `other` (the router's own stack answered, say with an echo
+/// reply) or `dropped`.
+pub fn verdict_word(d: &Decision) -> &'static str {
+    match d.outcome {
+        Outcome::Forwarded => "forwarded",
+        Outcome::Rejected => "rejected",
+        Outcome::Local if !d.emitted.is_empty() => "other",
+        Outcome::Dropped | Outcome::Local => "dropped",
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

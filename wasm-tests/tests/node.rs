@@ -77,13 +77,7 @@ fn recorded_presets_show_what_the_kernel_did() {
             session.step();
             let record = session.last_record().expect("a record");
             let verdict = match &record.outcome {
-                StepOutcome::Packet(d) => Value::from(match d.outcome {
-                    wasmwall::Outcome::Forwarded => "forwarded",
-                    wasmwall::Outcome::Rejected => "rejected",
-                    // An echo reply of the router's own stack is neither.
-                    wasmwall::Outcome::Local if !d.emitted.is_empty() => "other",
-                    _ => "dropped",
-                }),
+                StepOutcome::Packet(d) => Value::from(wasmwall::oracle::verdict_word(d)),
                 StepOutcome::BadPacket(_) => Value::from("dropped"),
                 StepOutcome::Wait => Value::Null,
             };

@@ -136,7 +136,6 @@ mod tests {
     use crate::presets::PRESETS;
     use crate::session::{Session, StepOutcome};
     use wasmwall::conntrack::proc;
-    use wasmwall::Outcome;
 
     /// The page and the exported trace are the same replay: every step's table and
     /// verdict agree.
@@ -163,13 +162,7 @@ mod tests {
                 .collect();
             assert_eq!(lines, want, "{name} step {i}");
             let verdict = match &s.last_record().unwrap().outcome {
-                StepOutcome::Packet(d) => json!(match d.outcome {
-                    Outcome::Forwarded => "forwarded",
-                    Outcome::Rejected => "rejected",
-                    // An echo reply of the router's own stack is neither.
-                    Outcome::Local if !d.emitted.is_empty() => "other",
-                    Outcome::Dropped | Outcome::Local => "dropped",
-                }),
+                StepOutcome::Packet(d) => json!(wasmwall::oracle::verdict_word(d)),
                 StepOutcome::BadPacket(_) => json!("dropped"),
                 StepOutcome::Wait => Value::Null,
             };
