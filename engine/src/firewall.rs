@@ -387,7 +387,7 @@ impl Firewall {
         tpl.notrack = raw.notrack;
         tpl.helper = raw.helper;
         let before = if self.traces && tracking && !tpl.notrack {
-            lookup_tuple(pkt)
+            lookup_tuple(bytes, pkt)
                 .and_then(|t| self.conntrack.find(&t))
                 .filter(|(e, _)| !e.is_expired(now_ms))
                 .map(|(e, _)| snapshot(e, now_ms))
@@ -837,7 +837,7 @@ fn set_confirmed(trace: &mut [TraceLine], at: usize, confirmed: bool) {
 /// The tuple under which a packet's own entry would be found (`nf_ct_get_tuple`);
 /// None for ICMP errors (they find the entry of the packet they quote) and for
 /// packets conntrack cannot read.
-fn lookup_tuple(pkt: &Packet) -> Option<Tuple> {
+fn lookup_tuple(bytes: &[u8], pkt: &Packet) -> Option<Tuple> {
     let ip = &pkt.ip;
     Some(match pkt.l4 {
         L4::Tcp(t) => Tuple::ports(wire::proto::TCP, ip.src, t.sport, ip.dst, t.dport),
@@ -846,6 +846,10 @@ fn lookup_tuple(pkt: &Packet) -> Option<Tuple> {
         L4::Sctp(h) => Tuple::ports(wire::proto::SCTP, ip.src, h.sport, ip.dst, h.dport),
         L4::Icmp(i) if !icmp_type::is_error(i.icmp_type) => {
             Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code)
+        }
+        L4::Other if ip.protocol == wire::proto::GRE => {
+            let seg = bytes.get(usize::from(ip.header_len)..usize::from(ip.total_len));
+            return Tuple::gre(ip.src, ip.dst, seg.unwrap_or_default());
         }
         L4::Other => Tuple::addresses(ip.protocol, ip.src, ip.dst),
         _ => return None,
