@@ -336,11 +336,19 @@ impl Firewall {
                 }
                 Some(whole) => {
                     let pkt = wire::parse(&whole.bytes)?;
-                    self.process_datagram(now_ms, from, &whole.bytes, &pkt, whole.max_fragment, d)
+                    self.process_datagram(
+                        now_ms,
+                        from,
+                        &whole.bytes,
+                        &pkt,
+                        whole.max_fragment,
+                        &whole.pieces,
+                        d,
+                    )
                 }
             };
         }
-        self.process_datagram(now_ms, from, bytes, &pkt, 0, d)
+        self.process_datagram(now_ms, from, bytes, &pkt, 0, &[], d)
     }
 
     /// Processes a batch of packets in order, each with its time and the interface
@@ -357,7 +365,9 @@ impl Firewall {
     }
 
     /// Everything after reassembly. `max_fragment` is the largest fragment the
-    /// datagram arrived in (0 when it was not fragmented).
+    /// datagram arrived in (0 when it was not fragmented), `pieces` their payload
+    /// lengths in offset order.
+    #[allow(clippy::too_many_arguments)]
     fn process_datagram(
         &mut self,
         now_ms: u64,
@@ -365,6 +375,7 @@ impl Firewall {
         bytes: &[u8],
         pkt: &Packet,
         max_fragment: u16,
+        pieces: &[usize],
         mut d: Decision,
     ) -> Result<Decision, ProcessError> {
         let broadcast = self.topology.is_broadcast(pkt.ip.dst);
@@ -539,7 +550,7 @@ impl Firewall {
                         } else {
                             self.topology.mtu
                         };
-                        for piece in defrag::fragment(&at_hook, usize::from(size)) {
+                        for piece in defrag::refragment(&at_hook, pieces, usize::from(size)) {
                             d.emitted.push(Emitted {
                                 iface,
                                 bytes: piece,
