@@ -550,6 +550,11 @@ impl Firewall {
                         } else {
                             self.topology.mtu
                         };
+                        let sctp_pulled = tracking
+                            && !tpl.notrack
+                            && self.conntrack.settings().checksum
+                            && sctp_pull_reshapes(pkt, pieces);
+                        let pieces = if sctp_pulled { &[][..] } else { pieces };
                         for piece in defrag::refragment(&at_hook, pieces, usize::from(size)) {
                             d.emitted.push(Emitted {
                                 iface,
@@ -843,6 +848,15 @@ fn set_confirmed(trace: &mut [TraceLine], at: usize, confirmed: bool) {
             ct.confirmed = confirmed;
         }
     }
+}
+
+/// Before it checks the CRC32c, SCTP's tracker makes the 12-byte common header
+/// writable (`skb_ensure_writable`). When the first fragment of a reassembled
+/// datagram holds fewer than 12 transport bytes, that pulls bytes of the next piece
+/// into it, the pieces no longer hold whole 8-byte blocks, and forwarding cuts the
+/// datagram afresh instead of reusing them.
+fn sctp_pull_reshapes(pkt: &Packet, pieces: &[usize]) -> bool {
+    pkt.ip.protocol == wire::proto::SCTP && pieces.first().is_some_and(|&n| n < 12)
 }
 
 /// The tuple under which a packet's own entry would be found (`nf_ct_get_tuple`);
