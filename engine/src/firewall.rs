@@ -336,11 +336,19 @@ impl Firewall {
                 }
                 Some(whole) => {
                     let pkt = wire::parse(&whole.bytes)?;
-                    self.process_datagram(now_ms, from, &whole.bytes, &pkt, whole.max_fragment, d)
+                    self.process_datagram(
+                        now_ms,
+                        from,
+                        &whole.bytes,
+                        &pkt,
+                        whole.max_fragment,
+                        &whole.pieces,
+                        d,
+                    )
                 }
             };
         }
-        self.process_datagram(now_ms, from, bytes, &pkt, 0, d)
+        self.process_datagram(now_ms, from, bytes, &pkt, 0, &[], d)
     }
 
     /// Processes a batch of packets in order, each with its time and the interface
@@ -357,7 +365,9 @@ impl Firewall {
     }
 
     /// Everything after reassembly. `max_fragment` is the largest fragment the
-    /// datagram arrived in (0 when it was not fragmented).
+    /// datagram arrived in (0 when it was not fragmented), `pieces` their payload
+    /// lengths in offset order.
+    #[allow(clippy::too_many_arguments)]
     fn process_datagram(
         &mut self,
         now_ms: u64,
@@ -365,6 +375,7 @@ impl Firewall {
         bytes: &[u8],
         pkt: &Packet,
         max_fragment: u16,
+        pieces: &[usize],
         mut d: Decision,
     ) -> Result<Decision, ProcessError> {
         let broadcast = self.topology.is_broadcast(pkt.ip.dst);
@@ -387,7 +398,7 @@ impl Firewall {
         tpl.notrack = raw.notrack;
         tpl.helper = raw.helper;
         let before = if self.traces && tracking && !tpl.notrack {
-            lookup_tuple(pkt)
+            lookup_tuple(bytes, pkt)
                 .and_then(|t| self.conntrack.find(&t))
                 .filter(|(e, _)| !e.is_expired(now_ms))
                 .map(|(e, _)| snapshot(e, now_ms))
@@ -538,14 +549,19 @@ impl Firewall {
                         } else {
                             self.topology.mtu
                         };
+                        let sctp_pulled = tracking
+                            && !tpl.notrack
+                            && self.conntrack.settings().checksum
+                            && sctp_pull_reshapes(pkt, pieces);
+                        let pieces = if sctp_pulled { &[][..] } else { pieces };
                         let size = usize::from(size);
-                        let pieces = if at_hook.len() <= size {
-                            // Fits the link: the packet leaves as it is, without a copy.
+                        let out = if pieces.len() < 2 && at_hook.len() <= size {
+                            // Fits the link whole: it leaves as it is, without a copy.
                             vec![std::mem::take(&mut at_hook)]
                         } else {
-                            defrag::fragment(&at_hook, size)
+                            defrag::refragment(&at_hook, pieces, size)
                         };
-                        d.emitted.extend(pieces.into_iter().map(|bytes| Emitted {
+                        d.emitted.extend(out.into_iter().map(|bytes| Emitted {
                             iface,
                             bytes,
                             kind: "forwarded",
@@ -838,10 +854,19 @@ fn set_confirmed(trace: &mut [TraceLine], at: usize, confirmed: bool) {
     }
 }
 
+/// Before it checks the CRC32c, SCTP's tracker makes the 12-byte common header
+/// writable (`skb_ensure_writable`). When the first fragment of a reassembled
+/// datagram holds fewer than 12 transport bytes, that pulls bytes of the next piece
+/// into it, the pieces no longer hold whole 8-byte blocks, and forwarding cuts the
+/// datagram afresh instead of reusing them.
+fn sctp_pull_reshapes(pkt: &Packet, pieces: &[usize]) -> bool {
+    pkt.ip.protocol == wire::proto::SCTP && pieces.first().is_some_and(|&n| n < 12)
+}
+
 /// The tuple under which a packet's own entry would be found (`nf_ct_get_tuple`);
 /// None for ICMP errors (they find the entry of the packet they quote) and for
 /// packets conntrack cannot read.
-fn lookup_tuple(pkt: &Packet) -> Option<Tuple> {
+fn lookup_tuple(bytes: &[u8], pkt: &Packet) -> Option<Tuple> {
     let ip = &pkt.ip;
     Some(match pkt.l4 {
         L4::Tcp(t) => Tuple::ports(wire::proto::TCP, ip.src, t.sport, ip.dst, t.dport),
@@ -850,6 +875,10 @@ fn lookup_tuple(pkt: &Packet) -> Option<Tuple> {
         L4::Sctp(h) => Tuple::ports(wire::proto::SCTP, ip.src, h.sport, ip.dst, h.dport),
         L4::Icmp(i) if !icmp_type::is_error(i.icmp_type) => {
             Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code)
+        }
+        L4::Other if ip.protocol == wire::proto::GRE => {
+            let seg = bytes.get(usize::from(ip.header_len)..usize::from(ip.total_len));
+            return Tuple::gre(ip.src, ip.dst, seg.unwrap_or_default());
         }
         L4::Other => Tuple::addresses(ip.protocol, ip.src, ip.dst),
         _ => return None,

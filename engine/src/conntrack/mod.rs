@@ -420,7 +420,9 @@ impl Conntrack {
             }
             _ => {}
         }
-        let tuple = tuple_of(pkt);
+        let Some(tuple) = tuple_of(bytes, pkt) else {
+            return Tracked::invalid("gre: enhanced GRE that is not PPP");
+        };
         loop {
             let hit = match self.table.find(&tuple) {
                 Some(h) if self.table.get(h.slot).is_some_and(|e| e.is_expired(now)) => {
@@ -725,6 +727,13 @@ impl Conntrack {
                     h[1],
                 )
             }
+            proto::GRE => {
+                let head = &inner.l4_head[..usize::from(inner.l4_len)];
+                match Tuple::gre(inner.src, inner.dst, head) {
+                    Some(t) => t,
+                    None => return fail(self, Reason::Text("icmp error quotes untrackable GRE")),
+                }
+            }
             p => Tuple::addresses(p, inner.src, inner.dst),
         };
         // The quoted packet travelled the other way: look up its inverse.
@@ -890,17 +899,19 @@ fn mark_seen_reply(e: &mut Entry, info: CtInfo) -> bool {
     false
 }
 
-/// The tuple a packet belongs to, as its first packet would create it.
-fn tuple_of(pkt: &Packet) -> Tuple {
+/// The tuple a packet belongs to, as its first packet would create it; None when
+/// conntrack cannot build one (`nf_ct_get_tuple` fails).
+fn tuple_of(bytes: &[u8], pkt: &Packet) -> Option<Tuple> {
     let ip = &pkt.ip;
-    match pkt.l4 {
+    Some(match pkt.l4 {
         L4::Tcp(t) => Tuple::ports(proto::TCP, ip.src, t.sport, ip.dst, t.dport),
         L4::Udp(u) => Tuple::ports(proto::UDP, ip.src, u.sport, ip.dst, u.dport),
         L4::UdpLite(u) => Tuple::ports(proto::UDPLITE, ip.src, u.sport, ip.dst, u.dport),
         L4::Sctp(h) => Tuple::ports(proto::SCTP, ip.src, h.sport, ip.dst, h.dport),
         L4::Icmp(i) => Tuple::icmp(ip.src, ip.dst, i.id(), i.icmp_type, i.code),
+        _ if ip.protocol == proto::GRE => return Tuple::gre(ip.src, ip.dst, l4_bytes(bytes, pkt)),
         _ => Tuple::addresses(ip.protocol, ip.src, ip.dst),
-    }
+    })
 }
 
 /// Dispatches to the protocol tracker (`nf_conntrack_handle_packet`).

@@ -76,6 +76,30 @@ impl Tuple {
         }
     }
 
+    /// A GRE tuple (`gre_pkt_to_tuple`), from the GRE header's first bytes. GRE
+    /// version 0, or a header shorter than 4 bytes, is tracked like the generic
+    /// protocol (both keys 0). Version 1 is PPTP's enhanced GRE: it must carry PPP
+    /// (protocol 0x880b) or conntrack cannot build a tuple at all (the packet is
+    /// INVALID); the destination key is its call ID (from 8 bytes on; with fewer
+    /// bytes both keys stay 0) and the source key would come from the PPTP helper's
+    /// keymap, which is never set up here, so it is 0.
+    pub fn gre(src: Ipv4Addr, dst: Ipv4Addr, head: &[u8]) -> Option<Tuple> {
+        const VERSION_MASK: u8 = 0x07;
+        const PROTO_PPP: [u8; 2] = [0x88, 0x0b];
+        let mut t = Tuple::addresses(proto::GRE, src, dst);
+        if head.len() < 4 || head[1] & VERSION_MASK != 1 {
+            return Some(t);
+        }
+        if head.len() < 8 {
+            return Some(t);
+        }
+        if head[2..4] != PROTO_PPP {
+            return None;
+        }
+        t.dport = u16::from_be_bytes([head[6], head[7]]);
+        Some(t)
+    }
+
     pub fn icmp_type(&self) -> u8 {
         (self.dport >> 8) as u8
     }
@@ -105,7 +129,7 @@ impl Tuple {
         if self.protocol == proto::ICMP {
             inv.dport =
                 u16::from(icmp_reply_type(self.icmp_type())?) << 8 | u16::from(self.icmp_code());
-        } else if self.has_ports() {
+        } else if self.has_ports() || self.protocol == proto::GRE {
             inv.sport = self.dport;
             inv.dport = self.sport;
         }

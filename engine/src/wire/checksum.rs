@@ -87,8 +87,11 @@ pub fn transport_checksum_ok(bytes: &[u8], packet: &Packet) -> bool {
 
 /// Verifies a UDP-Lite checksum as conntrack does (`udplite_error`): over the first
 /// `coverage` bytes (the length field; 0 means all), with a pseudo-header of the
-/// whole datagram's length. Linux 6.18 passes `IPPROTO_UDP` for the pseudo-header's
-/// protocol where RFC 3828 says 136, so only datagrams checksummed with 17 verify.
+/// whole datagram's length. Linux 6.18 (`nf_ip_checksum_partial`) passes the length
+/// and `IPPROTO_UDP` to `csum_tcpudp_nofold` in swapped places: 17 stands where the
+/// length goes and the length is cut to the 8-bit protocol slot. So the kernel
+/// verifies with protocol 17 (where RFC 3828 says 136) and the length modulo 256:
+/// a correctly checksummed datagram of 256 bytes or more is INVALID.
 /// A coverage outside 8..=length fails.
 pub fn udplite_checksum_ok(bytes: &[u8], packet: &Packet) -> bool {
     let ip = &packet.ip;
@@ -101,7 +104,13 @@ pub fn udplite_checksum_ok(bytes: &[u8], packet: &Packet) -> bool {
     if coverage < 8 || coverage > seg.len() {
         return false;
     }
-    let start = add_pseudo(0, ip.src.octets(), ip.dst.octets(), proto::UDP, seg.len());
+    let start = add_pseudo(
+        0,
+        ip.src.octets(),
+        ip.dst.octets(),
+        proto::UDP,
+        seg.len() & 0xff,
+    );
     fold(add(start, &seg[..coverage])) == 0xffff
 }
 

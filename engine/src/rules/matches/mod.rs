@@ -7,6 +7,7 @@
 
 pub mod comment;
 pub mod conntrack;
+pub mod dccp;
 pub mod icmp;
 pub mod iprange;
 pub mod length;
@@ -15,10 +16,12 @@ pub mod mac;
 pub mod mark;
 pub mod multiport;
 pub mod ports;
+pub mod sctp;
 pub mod tcpudp;
 pub mod ttl;
 
 pub use conntrack::{ConntrackMatch, CtAddr, CtPorts, StateMatch};
+pub use dccp::DccpMatch;
 pub use icmp::IcmpMatch;
 pub use iprange::{AddrRange, IprangeMatch};
 pub use length::LengthMatch;
@@ -26,6 +29,7 @@ pub use limit::LimitMatch;
 pub use mark::MarkMatch;
 pub use multiport::{MultiportMatch, PortSide};
 pub use ports::PortRange;
+pub use sctp::SctpMatch;
 pub use tcpudp::{TcpFlags, TcpMatch, UdpMatch};
 pub use ttl::{TtlMatch, TtlMode};
 
@@ -76,6 +80,8 @@ impl From<bool> for Outcome {
 pub enum Match {
     Tcp(TcpMatch),
     Udp(UdpMatch),
+    Sctp(SctpMatch),
+    Dccp(DccpMatch),
     Icmp(IcmpMatch),
     State(StateMatch),
     Conntrack(ConntrackMatch),
@@ -104,6 +110,8 @@ impl Match {
         match self {
             Match::Tcp(m) => m.eval(v),
             Match::Udp(m) => m.eval(v),
+            Match::Sctp(m) => m.eval(v),
+            Match::Dccp(m) => m.eval(v),
             Match::Icmp(m) => m.eval(v),
             Match::State(m) => m.eval(v),
             Match::Conntrack(m) => m.eval(v),
@@ -122,6 +130,8 @@ impl Match {
         match self {
             Match::Tcp(m) => m.save(out),
             Match::Udp(m) => m.save(out),
+            Match::Sctp(m) => m.save(out),
+            Match::Dccp(m) => m.save(out),
             Match::Icmp(m) => m.save(out),
             Match::State(m) => m.save(out),
             Match::Conntrack(m) => m.save(out),
@@ -141,6 +151,8 @@ impl Match {
         match self {
             Match::Tcp(m) => m.list(out, numeric),
             Match::Udp(m) => m.list(out, numeric),
+            Match::Sctp(m) => m.list(out, numeric),
+            Match::Dccp(m) => m.list(out, numeric),
             Match::Icmp(m) => m.list(out, numeric),
             Match::State(m) => m.list(out),
             Match::Conntrack(m) => m.list(out, numeric),
@@ -172,7 +184,6 @@ const UNSUPPORTED: &[&str] = &[
     "connlimit",
     "connmark",
     "cpu",
-    "dccp",
     "devgroup",
     "dscp",
     "ecn",
@@ -191,7 +202,6 @@ const UNSUPPORTED: &[&str] = &[
     "realm",
     "recent",
     "rpfilter",
-    "sctp",
     "set",
     "socket",
     "statistic",
@@ -209,6 +219,8 @@ const UNSUPPORTED: &[&str] = &[
 pub(crate) enum Pending {
     Tcp(TcpMatch),
     Udp(UdpMatch),
+    Sctp(SctpMatch),
+    Dccp(DccpMatch),
     Icmp(Option<IcmpMatch>),
     State(Option<StateMatch>),
     Conntrack(ConntrackMatch),
@@ -228,6 +240,8 @@ impl Pending {
         Ok(match name {
             "tcp" => Pending::Tcp(TcpMatch::default()),
             "udp" => Pending::Udp(UdpMatch::default()),
+            "sctp" => Pending::Sctp(SctpMatch::default()),
+            "dccp" => Pending::Dccp(DccpMatch::default()),
             "icmp" => Pending::Icmp(None),
             "state" => Pending::State(None),
             "conntrack" => Pending::Conntrack(ConntrackMatch::default()),
@@ -250,6 +264,8 @@ impl Pending {
         match self {
             Pending::Tcp(_) => tcpudp::TCP_OPTS,
             Pending::Udp(_) => tcpudp::UDP_OPTS,
+            Pending::Sctp(_) => sctp::SCTP_OPTS,
+            Pending::Dccp(_) => dccp::DCCP_OPTS,
             Pending::Icmp(_) => icmp::ICMP_OPTS,
             Pending::State(_) => conntrack::STATE_OPTS,
             Pending::Conntrack(_) => conntrack::CONNTRACK_OPTS,
@@ -278,6 +294,8 @@ impl Pending {
         match self {
             Pending::Tcp(m) => m.option(spec.id, invert, args),
             Pending::Udp(m) => m.option(spec.id, invert, args),
+            Pending::Sctp(m) => m.option(spec.id, invert, args),
+            Pending::Dccp(m) => m.option(spec.id, invert, args),
             Pending::Icmp(slot) => {
                 if slot.is_some() {
                     return twice("icmp", spec.long);
@@ -363,6 +381,8 @@ impl Pending {
             Pending::Udp(m) => {
                 need(17, "UDP match requires '-p udp'").map(|_| Match::Udp(m.loaded()))
             }
+            Pending::Sctp(m) => need(132, "SCTP match requires '-p sctp'").map(|_| Match::Sctp(m)),
+            Pending::Dccp(m) => need(33, "DCCP match requires '-p dccp'").map(|_| Match::Dccp(m)),
             Pending::Icmp(m) => {
                 let m = m.ok_or_else(|| must("icmp", "icmp-type"))?;
                 need(1, "ICMP match requires '-p icmp'").map(|_| Match::Icmp(m))

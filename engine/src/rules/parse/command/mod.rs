@@ -207,7 +207,7 @@ impl<'t> Line<'t> {
         self.proto_used = true;
         let name = crate::rules::proto::name(p);
         let m = match name.as_str() {
-            "tcp" | "udp" | "icmp" => Pending::load(&name),
+            "tcp" | "udp" | "icmp" | "sctp" | "dccp" => Pending::load(&name),
             _ if name.parse::<u8>().is_ok() => return Ok(false),
             _ => Err(format!(
                 "match `{name}' (loaded by -p {name}) is not supported by wasmwall"
