@@ -8,7 +8,7 @@
 //! at once (hotdrop) when the 12-byte generic header cannot be read. `--dccp-option`
 //! is not supported.
 
-use super::ports::{parse_range, PortRange};
+use super::ports::{set_once, PortRange};
 use super::{OptSpec, Outcome};
 use crate::rules::view::View;
 
@@ -41,31 +41,6 @@ pub struct DccpMatch {
     pub types: Option<(u16, bool)>,
 }
 
-fn set_ports(
-    slot: &mut Option<PortRange>,
-    name: &str,
-    arg: &str,
-    invert: bool,
-) -> Result<(), String> {
-    if slot.is_some() {
-        return Err(format!("Only one `--{name}' allowed"));
-    }
-    let (lo, hi) = parse_range(arg, 33)?;
-    *slot = Some(PortRange { lo, hi, invert });
-    Ok(())
-}
-
-fn save_ports(r: &PortRange, name: &str, out: &mut String) {
-    if r.invert {
-        out.push_str(" !");
-    }
-    if r.lo == r.hi {
-        out.push_str(&format!(" --{name} {}", r.lo));
-    } else {
-        out.push_str(&format!(" --{name} {}:{}", r.lo, r.hi));
-    }
-}
-
 fn types_text(mask: u16) -> String {
     let names: Vec<&str> = (0..TYPE_NAMES.len())
         .filter(|&i| mask & (1 << i) != 0)
@@ -77,8 +52,8 @@ fn types_text(mask: u16) -> String {
 impl DccpMatch {
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
         match id {
-            SPORT => set_ports(&mut self.sport, "source-port", args[0], invert),
-            DPORT => set_ports(&mut self.dport, "destination-port", args[0], invert),
+            SPORT => set_once(&mut self.sport, "source-port", args[0], invert, 33),
+            DPORT => set_once(&mut self.dport, "destination-port", args[0], invert, 33),
             TYPES => {
                 if self.types.is_some() {
                     return Err("Only one `--dccp-types' allowed".into());
@@ -121,10 +96,10 @@ impl DccpMatch {
     pub(crate) fn save(&self, out: &mut String) {
         out.push_str(" -m dccp");
         if let Some(r) = &self.sport {
-            save_ports(r, "sport", out);
+            r.save_always("sport", out);
         }
         if let Some(r) = &self.dport {
-            save_ports(r, "dport", out);
+            r.save_always("dport", out);
         }
         if let Some((mask, inv)) = self.types {
             out.push_str(if inv {

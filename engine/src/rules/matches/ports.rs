@@ -33,6 +33,22 @@ pub(crate) fn parse_range(text: &str, proto: u8) -> Result<(u16, u16), String> {
     Ok((lo, hi))
 }
 
+/// Sets a `--sport`/`--dport` option of a match, which may be given once.
+pub(crate) fn set_once(
+    slot: &mut Option<PortRange>,
+    name: &str,
+    arg: &str,
+    invert: bool,
+    proto: u8,
+) -> Result<(), String> {
+    if slot.is_some() {
+        return Err(format!("Only one `--{name}' allowed"));
+    }
+    let (lo, hi) = parse_range(arg, proto)?;
+    *slot = Some(PortRange { lo, hi, invert });
+    Ok(())
+}
+
 /// A port range test (`--sport` / `--dport`), possibly negated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {
@@ -58,6 +74,12 @@ impl PortRange {
         if self.is_full() && !self.invert {
             return;
         }
+        self.save_always(name, out);
+    }
+
+    /// ` [!] --NAME lo[:hi]`, the full range included (as the sctp and dccp matches
+    /// print their ports).
+    pub fn save_always(&self, name: &str, out: &mut String) {
         if self.invert {
             out.push_str(" !");
         }

@@ -16,7 +16,7 @@
 //! type occurs with matching flags; `only`: every chunk is of a listed type with
 //! matching flags. Ports and chunk types are saved as written (`--sport 0:65535` too).
 
-use super::ports::{parse_range, PortRange};
+use super::ports::{set_once, PortRange};
 use super::{OptSpec, Outcome};
 use crate::rules::view::View;
 
@@ -259,36 +259,11 @@ impl ChunkTypes {
     }
 }
 
-fn set_ports(
-    slot: &mut Option<PortRange>,
-    name: &str,
-    arg: &str,
-    invert: bool,
-) -> Result<(), String> {
-    if slot.is_some() {
-        return Err(format!("Only one `--{name}' allowed"));
-    }
-    let (lo, hi) = parse_range(arg, 132)?;
-    *slot = Some(PortRange { lo, hi, invert });
-    Ok(())
-}
-
-fn save_ports(r: &PortRange, name: &str, out: &mut String) {
-    if r.invert {
-        out.push_str(" !");
-    }
-    if r.lo == r.hi {
-        out.push_str(&format!(" --{name} {}", r.lo));
-    } else {
-        out.push_str(&format!(" --{name} {}:{}", r.lo, r.hi));
-    }
-}
-
 impl SctpMatch {
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
         match id {
-            SPORT => set_ports(&mut self.sport, "source-port", args[0], invert),
-            DPORT => set_ports(&mut self.dport, "destination-port", args[0], invert),
+            SPORT => set_once(&mut self.sport, "source-port", args[0], invert, 132),
+            DPORT => set_once(&mut self.dport, "destination-port", args[0], invert, 132),
             _ => {
                 if self.chunks.is_some() {
                     return Err("Only one `--chunk-types' allowed".into());
@@ -325,10 +300,10 @@ impl SctpMatch {
     pub(crate) fn save(&self, out: &mut String) {
         out.push_str(" -m sctp");
         if let Some(r) = &self.sport {
-            save_ports(r, "sport", out);
+            r.save_always("sport", out);
         }
         if let Some(r) = &self.dport {
-            save_ports(r, "dport", out);
+            r.save_always("dport", out);
         }
         if let Some(c) = &self.chunks {
             c.save(out);

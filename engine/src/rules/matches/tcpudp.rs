@@ -12,7 +12,7 @@
 //! once) a packet whose TCP header it cannot read, and a fragment at offset 1 (an
 //! overlapping-header attack).
 
-use super::ports::{parse_range, PortRange};
+use super::ports::{set_once, PortRange};
 use super::{OptSpec, Outcome};
 use crate::rules::view::View;
 
@@ -81,21 +81,6 @@ pub struct UdpMatch {
     pub dport: Option<PortRange>,
     /// As [`TcpMatch`]'s: only `! 0:65535` was written.
     vanished: bool,
-}
-
-fn set_ports(
-    slot: &mut Option<PortRange>,
-    name: &str,
-    arg: &str,
-    invert: bool,
-    proto: u8,
-) -> Result<(), String> {
-    if slot.is_some() {
-        return Err(format!("Only one `--{name}' allowed"));
-    }
-    let (lo, hi) = parse_range(arg, proto)?;
-    *slot = Some(PortRange { lo, hi, invert });
-    Ok(())
 }
 
 fn parse_flags(text: &str) -> Result<u8, String> {
@@ -170,8 +155,8 @@ impl TcpMatch {
 
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
         match id {
-            SPORT => set_ports(&mut self.sport, "source-port", args[0], invert, 6),
-            DPORT => set_ports(&mut self.dport, "destination-port", args[0], invert, 6),
+            SPORT => set_once(&mut self.sport, "source-port", args[0], invert, 6),
+            DPORT => set_once(&mut self.dport, "destination-port", args[0], invert, 6),
             SYN | FLAGS => {
                 if self.flags.is_some() {
                     return Err("Only one of `--syn' or `--tcp-flags'  allowed".into());
@@ -364,9 +349,9 @@ impl UdpMatch {
 
     pub(crate) fn option(&mut self, id: u8, invert: bool, args: &[&str]) -> Result<(), String> {
         if id == SPORT {
-            set_ports(&mut self.sport, "source-port", args[0], invert, 17)
+            set_once(&mut self.sport, "source-port", args[0], invert, 17)
         } else {
-            set_ports(&mut self.dport, "destination-port", args[0], invert, 17)
+            set_once(&mut self.dport, "destination-port", args[0], invert, 17)
         }
     }
 
