@@ -309,7 +309,8 @@ impl Firewall {
         from: Iface,
         bytes: &[u8],
     ) -> Result<Decision, ProcessError> {
-        let pkt = wire::parse(bytes)?;
+        let mut pkt = Packet::EMPTY;
+        wire::parse_into(bytes, &mut pkt)?;
         let bytes = &bytes[..pkt.ip.total_len as usize];
         let mut d = Decision {
             outcome: Outcome::Dropped,

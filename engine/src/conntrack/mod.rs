@@ -381,8 +381,9 @@ impl Conntrack {
         out: &mut Vec<Result<Tracked, wire::WireError>>,
     ) {
         let tpl = Template::default();
+        let mut pkt = Packet::EMPTY;
         for (now_ms, bytes) in packets {
-            let result = wire::parse(bytes).map(|pkt| {
+            let result = wire::parse_into(bytes, &mut pkt).map(|()| {
                 let bytes = &bytes[..usize::from(pkt.ip.total_len)];
                 let tracked = self.track(now_ms, bytes, &pkt, &tpl);
                 if commit && tracked.drop.is_none() {

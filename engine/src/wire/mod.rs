@@ -168,6 +168,26 @@ pub struct Packet {
     pub l4: L4,
 }
 
+impl Packet {
+    /// A placeholder for [`parse_into`] to fill: all zero, no transport layer.
+    pub const EMPTY: Packet = Packet {
+        ip: Ipv4Info {
+            src: Ipv4Addr::UNSPECIFIED,
+            dst: Ipv4Addr::UNSPECIFIED,
+            protocol: 0,
+            ttl: 0,
+            tos: 0,
+            id: 0,
+            total_len: 0,
+            header_len: 0,
+            dont_fragment: false,
+            more_fragments: false,
+            fragment_offset: 0,
+        },
+        l4: L4::Other,
+    };
+}
+
 /// The transport layer as conntrack sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum L4 {
@@ -328,14 +348,24 @@ impl InnerPacket {
 /// Parses raw IPv4 bytes. See the module docs for what is an error and what is
 /// a malformed transport header.
 pub fn parse(bytes: &[u8]) -> Result<Packet, WireError> {
-    let ip = parse_ipv4(bytes)?;
-    let data = &bytes[..ip.total_len as usize];
-    let l4 = if ip.fragment_offset != 0 {
-        L4::Fragment
+    let mut pkt = Packet::EMPTY;
+    parse_into(bytes, &mut pkt)?;
+    Ok(pkt)
+}
+
+/// [`parse`] into a caller's [`Packet`], which is left unspecified on error. The
+/// hot paths parse this way: every field is written once, straight into place, so
+/// reading the packet back never has to wait on a copy of freshly written bytes.
+#[inline]
+pub fn parse_into(bytes: &[u8], out: &mut Packet) -> Result<(), WireError> {
+    parse_ipv4(bytes, &mut out.ip)?;
+    let data = &bytes[..out.ip.total_len as usize];
+    if out.ip.fragment_offset != 0 {
+        out.l4 = L4::Fragment;
     } else {
-        parse_l4(data, &ip)
-    };
-    Ok(Packet { ip, l4 })
+        parse_l4(data, &out.ip, &mut out.l4);
+    }
+    Ok(())
 }
 
 /// A big-endian u16 at `at` (the caller has checked the length).
@@ -350,7 +380,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// The IPv4 header, checked in `ip_rcv`'s order: length, version, IHL, total length,
 /// header checksum.
 #[inline(always)]
-fn parse_ipv4(bytes: &[u8]) -> Result<Ipv4Info, WireError> {
+fn parse_ipv4(bytes: &[u8], out: &mut Ipv4Info) -> Result<(), WireError> {
     if bytes.len() < 20 {
         return Err(WireError::TooShort { len: bytes.len() });
     }
@@ -374,7 +404,7 @@ fn parse_ipv4(bytes: &[u8]) -> Result<Ipv4Info, WireError> {
         return Err(WireError::BadHeaderChecksum);
     }
     let frag = be16(bytes, 6);
-    Ok(Ipv4Info {
+    *out = Ipv4Info {
         src: Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]),
         dst: Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]),
         protocol: bytes[9],
@@ -386,46 +416,43 @@ fn parse_ipv4(bytes: &[u8]) -> Result<Ipv4Info, WireError> {
         dont_fragment: frag & 0x4000 != 0,
         more_fragments: frag & 0x2000 != 0,
         fragment_offset: frag & 0x1fff,
-    })
+    };
+    Ok(())
 }
 
+/// Writes the transport layer into `out`. Every parser below writes its variant
+/// straight into `out` rather than returning it, so the packet is never assembled in
+/// a temporary and copied.
 #[inline(always)]
-fn parse_l4(data: &[u8], ip: &Ipv4Info) -> L4 {
+fn parse_l4(data: &[u8], ip: &Ipv4Info, out: &mut L4) {
     let off = ip.header_len as usize;
     let seg = &data[off..];
+    let offset = off as u16;
     match ip.protocol {
-        proto::TCP => parse_tcp(seg, off as u16),
-        proto::UDP => parse_udp(seg, off as u16),
-        proto::ICMP => parse_icmp(seg, off as u16),
-        proto::SCTP => parse_sctp(seg, off as u16),
-        proto::UDPLITE => match parse_udp(seg, off as u16) {
-            L4::Udp(u) => L4::UdpLite(u),
-            _ => L4::Malformed(L4Error::Truncated {
-                protocol: proto::UDPLITE,
-            }),
-        },
-        _ => L4::Other,
+        proto::TCP => parse_tcp(seg, offset, out),
+        proto::UDP => parse_udp(seg, offset, proto::UDP, out),
+        proto::UDPLITE => parse_udp(seg, offset, proto::UDPLITE, out),
+        proto::ICMP => *out = parse_icmp(seg, offset),
+        proto::SCTP => *out = parse_sctp(seg, offset),
+        _ => *out = L4::Other,
     }
 }
 
 #[inline(always)]
-fn parse_tcp(seg: &[u8], offset: u16) -> L4 {
+fn parse_tcp(seg: &[u8], offset: u16, out: &mut L4) {
     if seg.len() < 20 {
-        return L4::Malformed(L4Error::Truncated {
+        *out = L4::Malformed(L4Error::Truncated {
             protocol: proto::TCP,
         });
+        return;
     }
     let data_offset = seg[12] >> 4;
     let header_len = data_offset * 4;
     if data_offset < 5 || seg.len() < usize::from(header_len) {
-        return L4::Malformed(L4Error::BadDataOffset { data_offset });
+        *out = L4::Malformed(L4Error::BadDataOffset { data_offset });
+        return;
     }
-    let options = if header_len > 20 {
-        TcpOptions::parse(&seg[20..usize::from(header_len)])
-    } else {
-        TcpOptions::default()
-    };
-    L4::Tcp(TcpInfo {
+    *out = L4::Tcp(TcpInfo {
         sport: be16(seg, 0),
         dport: be16(seg, 2),
         seq: be32(seg, 4),
@@ -434,27 +461,35 @@ fn parse_tcp(seg: &[u8], offset: u16) -> L4 {
         window: be16(seg, 14),
         urgent: be16(seg, 18),
         header_len,
-        options,
+        options: TcpOptions::NONE,
         payload_len: (seg.len() - header_len as usize) as u16,
         offset,
-    })
+    });
+    if let (L4::Tcp(tcp), true) = (out, header_len > 20) {
+        tcp.options.read(&seg[20..usize::from(header_len)]);
+    }
 }
 
+/// UDP, or UDP-Lite (the same header).
 #[inline(always)]
-fn parse_udp(seg: &[u8], offset: u16) -> L4 {
+fn parse_udp(seg: &[u8], offset: u16, protocol: u8, out: &mut L4) {
     if seg.len() < 8 {
-        return L4::Malformed(L4Error::Truncated {
-            protocol: proto::UDP,
-        });
+        *out = L4::Malformed(L4Error::Truncated { protocol });
+        return;
     }
-    L4::Udp(UdpInfo {
+    let udp = UdpInfo {
         sport: be16(seg, 0),
         dport: be16(seg, 2),
         length: be16(seg, 4),
         checksum: be16(seg, 6),
         payload_len: (seg.len() - 8) as u16,
         offset,
-    })
+    };
+    *out = if protocol == proto::UDP {
+        L4::Udp(udp)
+    } else {
+        L4::UdpLite(udp)
+    };
 }
 
 /// The 12-byte common header (`nf_ct_sctp: short packet` without it).

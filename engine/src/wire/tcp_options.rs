@@ -23,8 +23,27 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
-    pub fn parse(mut raw: &[u8]) -> TcpOptions {
-        let mut o = TcpOptions::default();
+    /// No options.
+    pub const NONE: TcpOptions = TcpOptions {
+        mss: None,
+        wscale: None,
+        sack_permitted: false,
+        timestamps: None,
+        sack_blocks: [(0, 0); 4],
+        sack_count: 0,
+    };
+
+    /// The options of a TCP header's option bytes.
+    pub fn parse(raw: &[u8]) -> TcpOptions {
+        let mut o = TcpOptions::NONE;
+        o.read(raw);
+        o
+    }
+
+    /// Reads option bytes into options that are still [`NONE`](Self::NONE), in place
+    /// (the packet parser fills the options of a packet already in its place).
+    pub fn read(&mut self, mut raw: &[u8]) {
+        let o = self;
         let mut seen_sack = false;
         while let Some((&kind, rest)) = raw.split_first() {
             match kind {
@@ -63,7 +82,6 @@ impl TcpOptions {
             }
             raw = &raw[size..];
         }
-        o
     }
 
     /// The SACK blocks present.
