@@ -18,7 +18,7 @@
 //! `CT`), as in a network namespace where no rule loaded it.
 
 use crate::conntrack::{
-    ConnRef, Conntrack, CtState, Entry, Settings, TcpState, Template, Tracked, Tuple,
+    ConnRef, Conntrack, CtState, Entry, Settings, TcpState, Template, Tracked, Tuple, TABLE_FULL,
 };
 use crate::defrag::{self, Defrag};
 use crate::local;
@@ -414,7 +414,8 @@ impl Firewall {
         let mut ct = self
             .traces
             .then(|| self.ct_trace(&tracked, tracking, before, now_ms));
-        if let Some(why) = tracked.drop {
+        if tracked.dropped {
+            let why = TABLE_FULL;
             d.reason = Some(why.into());
             push_ct(&mut d.trace, ct);
             self.note(&mut d.trace, || {

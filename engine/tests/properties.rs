@@ -216,7 +216,11 @@ fn full_table_of_assured_entries_drops_new_packets() {
     let bytes = build(&s);
     let pkt = wire::parse(&bytes).unwrap();
     let t = ct.track(now, &bytes, &pkt, &Template::default());
-    assert_eq!(t.drop, Some(wasmwall::conntrack::TABLE_FULL));
+    assert!(t.dropped);
+    assert_eq!(
+        t.reason.map(|r| r.to_string()).as_deref(),
+        Some(wasmwall::conntrack::TABLE_FULL)
+    );
     assert_eq!(ct.stats().drop, 1);
     assert_eq!(ct.len(), 2);
 }
@@ -245,7 +249,7 @@ fn full_table_evicts_unassured_entries() {
         let bytes = build(&s);
         let pkt = wire::parse(&bytes).unwrap();
         let t = ct.track(0, &bytes, &pkt, &Template::default());
-        assert_eq!(t.drop, None, "unassured entries can always be evicted");
+        assert!(!t.dropped, "unassured entries can always be evicted");
         ct.confirm(0, &t, &bytes, &pkt).unwrap();
         assert!(ct.len() <= 4);
     }

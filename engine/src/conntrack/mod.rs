@@ -82,8 +82,9 @@ pub struct Tracked {
     pub ignored: bool,
     /// TCP state before → after.
     pub transition: Option<(TcpState, TcpState)>,
-    /// Conntrack drops the packet itself (table full): it never reaches the filter.
-    pub drop: Option<&'static str>,
+    /// Conntrack drops the packet itself (the table is full, [`TABLE_FULL`]): it never
+    /// reaches the filter.
+    pub dropped: bool,
 }
 
 impl Tracked {
@@ -96,7 +97,7 @@ impl Tracked {
             reason: Some(reason.into()),
             ignored: false,
             transition: None,
-            drop: None,
+            dropped: false,
         }
     }
     fn untracked() -> Tracked {
@@ -376,24 +377,27 @@ impl Conntrack {
     /// appended to `out`, which callers can reuse across batches.
     pub fn track_batch<'p>(
         &mut self,
-        packets: impl IntoIterator<Item = (u64, &'p [u8])>,
+        packets: impl ExactSizeIterator<Item = (u64, &'p [u8])>,
         commit: bool,
         out: &mut Vec<Result<Tracked, wire::WireError>>,
     ) {
         let tpl = Template::default();
         let mut pkt = Packet::EMPTY;
+        out.reserve(packets.len());
         for (now_ms, bytes) in packets {
-            let result = wire::parse_into(bytes, &mut pkt).map(|()| {
-                let bytes = &bytes[..usize::from(pkt.ip.total_len)];
-                let tracked = self.track(now_ms, bytes, &pkt, &tpl);
-                if commit && tracked.drop.is_none() {
+            if let Err(e) = wire::parse_into(bytes, &mut pkt) {
+                out.push(Err(e));
+                continue;
+            }
+            let bytes = &bytes[..usize::from(pkt.ip.total_len)];
+            out.push(Ok(self.track(now_ms, bytes, &pkt, &tpl)));
+            if let (true, Some(Ok(tracked))) = (commit, out.last()) {
+                if !tracked.dropped {
                     // A helper refusing the packet or a lost insert race leaves the
                     // entry unconfirmed, exactly as in the firewall pipeline.
-                    let _ = self.confirm(now_ms, &tracked, bytes, &pkt);
+                    let _ = self.confirm(now_ms, tracked, bytes, &pkt);
                 }
-                tracked
-            });
-            out.push(result);
+            }
         }
     }
 
@@ -603,7 +607,7 @@ impl Conntrack {
             self.early_drop_pending = true;
             self.stats.drop += 1;
             let mut t = Tracked::invalid(TABLE_FULL);
-            t.drop = Some(TABLE_FULL);
+            t.dropped = true;
             return Err(t);
         }
         let mut e = Entry {
