@@ -406,11 +406,11 @@ impl Firewall {
         } else {
             None
         };
-        let tracked = if tracking {
-            self.conntrack.track(now_ms, bytes, pkt, &tpl)
-        } else {
-            Tracked::without_conntrack()
-        };
+        let mut tracked = Tracked::without_conntrack();
+        if tracking {
+            self.conntrack
+                .track_into(now_ms, bytes, pkt, &tpl, &mut tracked);
+        }
         let mut ct = self
             .traces
             .then(|| self.ct_trace(&tracked, tracking, before, now_ms));
@@ -870,7 +870,7 @@ fn sctp_pull_reshapes(pkt: &Packet, pieces: &[usize]) -> bool {
 /// packets conntrack cannot read.
 fn lookup_tuple(bytes: &[u8], pkt: &Packet) -> Option<Tuple> {
     let ip = &pkt.ip;
-    Some(match pkt.l4 {
+    Some(match &pkt.l4 {
         L4::Tcp(t) => Tuple::ports(wire::proto::TCP, ip.src, t.sport, ip.dst, t.dport),
         L4::Udp(u) => Tuple::ports(wire::proto::UDP, ip.src, u.sport, ip.dst, u.dport),
         L4::UdpLite(u) => Tuple::ports(wire::proto::UDPLITE, ip.src, u.sport, ip.dst, u.dport),
@@ -937,7 +937,7 @@ fn icmp_error_for(
     if pkt.ip.fragment_offset != 0 || pkt.ip.src.is_unspecified() || pkt.ip.src.is_broadcast() {
         return None;
     }
-    if let wire::L4::Icmp(ic) = pkt.l4 {
+    if let wire::L4::Icmp(ic) = &pkt.l4 {
         if ic.icmp_type > 18 || icmp_type::is_error(ic.icmp_type) {
             return None;
         }

@@ -358,16 +358,32 @@ impl Conntrack {
     /// Tracks one packet arriving at PREROUTING. `verify_checksum` is the kernel's
     /// `nf_conntrack_checksum && hook == PRE_ROUTING`.
     pub fn track(&mut self, now_ms: u64, bytes: &[u8], pkt: &Packet, tpl: &Template) -> Tracked {
+        let mut tracked = Tracked::untracked();
+        self.track_into(now_ms, bytes, pkt, tpl, &mut tracked);
+        tracked
+    }
+
+    /// [`track`](Self::track) into a caller's [`Tracked`]: the result is written in
+    /// place, field by field, so a batch's results never have to be copied while
+    /// their bytes are still being written.
+    pub fn track_into(
+        &mut self,
+        now_ms: u64,
+        bytes: &[u8],
+        pkt: &Packet,
+        tpl: &Template,
+        out: &mut Tracked,
+    ) {
         self.in_flight = None;
         if tpl.notrack {
-            return Tracked::untracked();
+            *out = Tracked::untracked();
+            return;
         }
         let verify = self.settings.checksum;
-        let tracked = self.track_inner(now_ms, bytes, pkt, tpl, verify);
-        if tracked.state == CtState::Invalid {
+        self.track_inner(now_ms, bytes, pkt, tpl, verify, out);
+        if out.state == CtState::Invalid {
             self.stats.invalid += 1;
         }
-        tracked
     }
 
     /// Tracks a batch of raw IPv4 packets arriving at PREROUTING, each with its time,
@@ -390,9 +406,10 @@ impl Conntrack {
                 continue;
             }
             let bytes = &bytes[..usize::from(pkt.ip.total_len)];
-            out.push(Ok(self.track(now_ms, bytes, &pkt, &tpl)));
-            if let (true, Some(Ok(tracked))) = (commit, out.last()) {
-                if !tracked.dropped {
+            out.push(Ok(Tracked::untracked()));
+            if let Some(Ok(tracked)) = out.last_mut() {
+                self.track_into(now_ms, bytes, &pkt, &tpl, tracked);
+                if commit && !tracked.dropped {
                     // A helper refusing the packet or a lost insert race leaves the
                     // entry unconfirmed, exactly as in the firewall pipeline.
                     let _ = self.confirm(now_ms, tracked, bytes, &pkt);
@@ -408,25 +425,29 @@ impl Conntrack {
         pkt: &Packet,
         tpl: &Template,
         verify: bool,
-    ) -> Tracked {
-        match &pkt.l4 {
-            L4::Malformed(e) => return Tracked::invalid(Reason::Malformed(*e)),
-            L4::Fragment => return Tracked::invalid("fragment"),
-            L4::Icmp(ic) => {
-                if verify && !wire::transport_checksum_ok(bytes, pkt) {
-                    return Tracked::invalid("bad hw icmp checksum");
-                }
-                if ic.icmp_type > MAX_ICMP_TYPE {
-                    return Tracked::invalid("invalid icmp type");
-                }
-                if icmp_type::is_error(ic.icmp_type) {
-                    return self.icmp_error(now, pkt, ic);
-                }
+        out: &mut Tracked,
+    ) {
+        let early = match &pkt.l4 {
+            L4::Malformed(e) => Some(Tracked::invalid(Reason::Malformed(*e))),
+            L4::Fragment => Some(Tracked::invalid("fragment")),
+            L4::Icmp(_) if verify && !wire::transport_checksum_ok(bytes, pkt) => {
+                Some(Tracked::invalid("bad hw icmp checksum"))
             }
-            _ => {}
+            L4::Icmp(ic) if ic.icmp_type > MAX_ICMP_TYPE => {
+                Some(Tracked::invalid("invalid icmp type"))
+            }
+            L4::Icmp(ic) if icmp_type::is_error(ic.icmp_type) => {
+                Some(self.icmp_error(now, pkt, ic))
+            }
+            _ => None,
+        };
+        if let Some(t) = early {
+            *out = t;
+            return;
         }
         let Some(tuple) = tuple_of(bytes, pkt) else {
-            return Tracked::invalid("gre: enhanced GRE that is not PPP");
+            *out = Tracked::invalid("gre: enhanced GRE that is not PPP");
+            return;
         };
         loop {
             let hit = match self.table.find(&tuple) {
@@ -439,18 +460,19 @@ impl Conntrack {
             let step = match hit {
                 Some(h) => {
                     self.stats.found += 1;
-                    self.existing_packet(now, h.slot, h.dir, bytes, pkt, verify)
+                    self.existing_packet(now, h.slot, h.dir, bytes, pkt, verify, out)
                 }
-                None => self.new_packet(now, tuple, tpl, bytes, pkt, verify),
+                None => self.new_packet(now, tuple, tpl, bytes, pkt, verify, out),
             };
             match step {
-                Step::Done(t) => return t,
+                Step::Done => return,
                 Step::Restart => self.stats.search_restart += 1,
             }
         }
     }
 
     /// A packet of a connection in the table.
+    #[allow(clippy::too_many_arguments)]
     fn existing_packet(
         &mut self,
         now: u64,
@@ -459,6 +481,7 @@ impl Conntrack {
         bytes: &[u8],
         pkt: &Packet,
         verify: bool,
+        out: &mut Tracked,
     ) -> Step {
         let conn = ConnRef::Table(slot);
         let e = self.table.get_mut(slot).expect("indexed slot is occupied");
@@ -496,14 +519,16 @@ impl Conntrack {
                 if let Some(secs) = shrink_timeout_secs {
                     e.expires_ms = now.saturating_add(u64::from(secs) * 1000);
                 }
-                Step::Done(Tracked::invalid(reason))
+                *out = Tracked::invalid(reason);
+                Step::Done
             }
             L4Verdict::Ignore(reason) => {
                 let changed = mark_seen_reply(e, info);
                 if changed {
                     self.update_event(conn, now);
                 }
-                Step::Done(Tracked::ignored(info, conn, reason))
+                *out = Tracked::ignored(info, conn, reason);
+                Step::Done
             }
             L4Verdict::Accept {
                 timeout_secs,
@@ -514,20 +539,21 @@ impl Conntrack {
             } => {
                 let changed =
                     accept(e, now, info, pkt, timeout_secs, assure, transition) | proto_changed;
-                let mut t = Tracked::attached(info, conn);
-                t.transition = transition;
+                *out = Tracked::attached(info, conn);
+                out.transition = transition;
                 if kill {
                     self.in_flight = self.destroy(slot, now);
-                    t.conn = Some(ConnRef::InFlight);
+                    out.conn = Some(ConnRef::InFlight);
                 } else if changed {
                     self.update_event(conn, now);
                 }
-                Step::Done(t)
+                Step::Done
             }
         }
     }
 
     /// A packet that no entry in the table matches: it may create one (unconfirmed).
+    #[allow(clippy::too_many_arguments)]
     fn new_packet(
         &mut self,
         now: u64,
@@ -536,10 +562,14 @@ impl Conntrack {
         bytes: &[u8],
         pkt: &Packet,
         verify: bool,
+        out: &mut Tracked,
     ) -> Step {
         let (mut e, info) = match self.new_entry(now, tuple, tpl) {
             Ok(created) => created,
-            Err(t) => return Step::Done(t),
+            Err(t) => {
+                *out = t;
+                return Step::Done;
+            }
         };
         let conn = ConnRef::InFlight;
         let dir = info.direction();
@@ -557,12 +587,16 @@ impl Conntrack {
         );
         match verdict {
             L4Verdict::Reopen => Step::Restart,
-            L4Verdict::Invalid { reason, .. } => Step::Done(Tracked::invalid(reason)),
+            L4Verdict::Invalid { reason, .. } => {
+                *out = Tracked::invalid(reason);
+                Step::Done
+            }
             L4Verdict::Ignore(reason) => {
                 mark_seen_reply(&mut e, info);
                 self.in_flight = Some(e);
                 self.in_flight_inserts = self.table.inserts();
-                Step::Done(Tracked::ignored(info, conn, reason))
+                *out = Tracked::ignored(info, conn, reason);
+                Step::Done
             }
             L4Verdict::Accept {
                 timeout_secs,
@@ -573,10 +607,10 @@ impl Conntrack {
                 accept(&mut e, now, info, pkt, timeout_secs, assure, transition);
                 self.in_flight = Some(e);
                 self.in_flight_inserts = self.table.inserts();
-                let mut t = Tracked::attached(info, conn);
-                t.transition = transition;
-                t.created = true;
-                Step::Done(t)
+                *out = Tracked::attached(info, conn);
+                out.transition = transition;
+                out.created = true;
+                Step::Done
             }
         }
     }
@@ -860,7 +894,8 @@ impl Conntrack {
 
 /// How one lookup of a packet ended.
 enum Step {
-    Done(Tracked),
+    /// The result is written.
+    Done,
     /// The entry was deleted to reopen the connection: look up again.
     Restart,
 }
@@ -908,7 +943,7 @@ fn mark_seen_reply(e: &mut Entry, info: CtInfo) -> bool {
 /// conntrack cannot build one (`nf_ct_get_tuple` fails).
 fn tuple_of(bytes: &[u8], pkt: &Packet) -> Option<Tuple> {
     let ip = &pkt.ip;
-    Some(match pkt.l4 {
+    Some(match &pkt.l4 {
         L4::Tcp(t) => Tuple::ports(proto::TCP, ip.src, t.sport, ip.dst, t.dport),
         L4::Udp(u) => Tuple::ports(proto::UDP, ip.src, u.sport, ip.dst, u.dport),
         L4::UdpLite(u) => Tuple::ports(proto::UDPLITE, ip.src, u.sport, ip.dst, u.dport),
@@ -1145,7 +1180,7 @@ fn udplite_packet(
         reason: Reason::Text(r),
         shrink_timeout_secs: None,
     };
-    let L4::UdpLite(u) = pkt.l4 else {
+    let L4::UdpLite(u) = &pkt.l4 else {
         return invalid("protocol mismatch");
     };
     let datagram_len = u32::from(u.payload_len) + 8;
