@@ -420,9 +420,9 @@ fn parse_ipv4(bytes: &[u8], out: &mut Ipv4Info) -> Result<(), WireError> {
     Ok(())
 }
 
-/// Writes the transport layer into `out`. Every parser below writes its variant
-/// straight into `out` rather than returning it, so the packet is never assembled in
-/// a temporary and copied.
+/// Writes the transport layer into `out`. TCP and UDP, the protocols of nearly every
+/// packet, write their variant straight into `out` rather than returning it, so such a
+/// packet is never assembled in a temporary and copied.
 #[inline(always)]
 fn parse_l4(data: &[u8], ip: &Ipv4Info, out: &mut L4) {
     let off = ip.header_len as usize;
