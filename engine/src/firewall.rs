@@ -106,6 +106,15 @@ impl Topology {
             Iface::Wan
         }
     }
+    /// Whether `addr` is the directed broadcast of `iface`'s network (the local
+    /// table's broadcast route on that interface; networks of /31 and /32 have none).
+    pub fn is_network_broadcast(&self, iface: Iface, addr: Ipv4Addr) -> bool {
+        let net = match iface {
+            Iface::Lan => (self.lan_addr, self.lan_prefix),
+            Iface::Wan => (self.wan_addr, self.wan_prefix),
+        };
+        !addr.is_broadcast() && local::is_broadcast(addr, &[net])
+    }
     pub fn is_local(&self, dst: Ipv4Addr) -> bool {
         dst == self.lan_addr || dst == self.wan_addr
     }
@@ -521,6 +530,7 @@ impl Firewall {
             ct_dir: tracked.direction(),
             now_ms,
             mark,
+            topology: self.topology,
         };
         let decision = self.rules.filter(hook, &ctx);
         if self.traces {
@@ -757,6 +767,7 @@ impl Firewall {
             ct_dir: None,
             now_ms,
             mark: 0,
+            topology: self.topology,
         };
         let raw = self.rules.raw(Hook::Output, &ctx);
         if self.traces {
@@ -831,6 +842,7 @@ impl Firewall {
             ct_dir: None,
             now_ms,
             mark: 0,
+            topology: self.topology,
         }
     }
 

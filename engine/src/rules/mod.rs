@@ -49,6 +49,7 @@ pub use target::{LogTarget, RejectWith, Target};
 pub use trace::{CtChange, CtSnapshot, CtTrace, LogEntry, RuleStep, StepAction, StepAt, TraceLine};
 
 use crate::conntrack::{ctinfo::CtState, entry::Entry, entry::Helper, tuple::Direction};
+use crate::firewall::Topology;
 use crate::wire;
 use eval::CtAction;
 use std::sync::Arc;
@@ -93,6 +94,8 @@ pub struct PacketContext<'a> {
     pub now_ms: u64,
     /// The packet mark (`skb->mark`) as the hook receives it.
     pub mark: u32,
+    /// The router's addresses (`-m addrtype` classifies addresses by them).
+    pub topology: Topology,
 }
 
 /// A packet's fate.

@@ -5,6 +5,7 @@
 //! chains (`-N`) that are only entered by a jump. iptables-save prints the built-in
 //! chains in hook order, then the user chains sorted by name (byte order).
 
+use super::matches::{IfaceLimit, Match};
 use super::rule::Rule;
 use super::target::Target;
 use std::sync::Arc;
@@ -260,6 +261,64 @@ impl Table {
         on_path[c] = false;
         memo[c] = Some(h);
         Ok(h)
+    }
+
+    /// The kernel checks some matches against every hook their chain can be reached
+    /// from (`par->hook_mask`): `-m addrtype --limit-iface-in` has no incoming
+    /// interface to limit to in OUTPUT and POSTROUTING, `--limit-iface-out` no
+    /// outgoing one in PREROUTING and INPUT. Run after [`check_depth`](Self::check_depth)
+    /// (no loops).
+    pub(crate) fn check_hooks(&self) -> Result<(), Located> {
+        const IN_HOOKS: u8 = 1 << 0; // PREROUTING, INPUT
+        const OUT_HOOKS: u8 = 1 << 1; // OUTPUT, POSTROUTING
+        let n = self.chains.len();
+        let mut reached: Vec<u8> = self
+            .chains
+            .iter()
+            .map(|c| match (&c.policy, &*c.name) {
+                (None, _) => 0,
+                (Some(_), "PREROUTING" | "INPUT") => IN_HOOKS,
+                (Some(_), "OUTPUT" | "POSTROUTING") => OUT_HOOKS,
+                (Some(_), _) => 0,
+            })
+            .collect();
+        // Spread along jumps until nothing changes (at most one pass per chain).
+        for _ in 0..n {
+            let mut changed = false;
+            for (c, chain) in self.chains.iter().enumerate() {
+                for rule in &chain.rules {
+                    if let Target::Jump(t) | Target::Goto(t) = &rule.target {
+                        let both = reached[t.index] | reached[c];
+                        changed |= both != reached[t.index];
+                        reached[t.index] = both;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for (c, chain) in self.chains.iter().enumerate() {
+            for rule in &chain.rules {
+                for m in &rule.matches {
+                    let Match::Addrtype(a) = m else { continue };
+                    let refused = match a.limit {
+                        Some(IfaceLimit::In) if reached[c] & OUT_HOOKS != 0 => {
+                            "input interface limitation not valid in POSTROUTING and OUTPUT"
+                        }
+                        Some(IfaceLimit::Out) if reached[c] & IN_HOOKS != 0 => {
+                            "output interface limitation not valid in PREROUTING and INPUT"
+                        }
+                        _ => continue,
+                    };
+                    return Err((
+                        rule.origin,
+                        format!("addrtype: {refused} (the kernel refuses the rule)"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Where the deepest path from `c` (which may take `budget` more jumps) goes past

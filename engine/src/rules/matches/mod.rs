@@ -5,6 +5,7 @@
 //! (the next rule is tried), or it *hotdrops* the packet — the match wanted to look
 //! at a header it could not read, and the kernel drops the packet on the spot.
 
+pub mod addrtype;
 pub mod comment;
 pub mod conntrack;
 pub mod dccp;
@@ -20,6 +21,7 @@ pub mod sctp;
 pub mod tcpudp;
 pub mod ttl;
 
+pub use addrtype::{AddrType, AddrtypeMatch, IfaceLimit, TypeTest};
 pub use conntrack::{ConntrackMatch, CtAddr, CtPorts, StateMatch};
 pub use dccp::DccpMatch;
 pub use icmp::IcmpMatch;
@@ -93,6 +95,7 @@ pub enum Match {
     Mark(MarkMatch),
     /// The only stateful match: its token bucket changes as packets pass.
     Limit(LimitMatch),
+    Addrtype(AddrtypeMatch),
 }
 
 impl Match {
@@ -122,6 +125,7 @@ impl Match {
             Match::Ttl(m) => m.eval(v),
             Match::Mark(m) => m.eval(v),
             Match::Limit(m) => m.eval(v),
+            Match::Addrtype(m) => m.eval(v),
         }
     }
 
@@ -142,6 +146,7 @@ impl Match {
             Match::Ttl(m) => m.save(out),
             Match::Mark(m) => m.save(out),
             Match::Limit(m) => m.save(out),
+            Match::Addrtype(m) => m.save(out),
         }
     }
 
@@ -163,6 +168,7 @@ impl Match {
             Match::Ttl(m) => m.list(out),
             Match::Mark(m) => m.list(out),
             Match::Limit(m) => m.list(out),
+            Match::Addrtype(m) => m.list(out),
         }
     }
 
@@ -174,7 +180,6 @@ impl Match {
 
 /// Matches iptables has but wasmwall does not implement (a clearer error).
 const UNSUPPORTED: &[&str] = &[
-    "addrtype",
     "ah",
     "bpf",
     "cgroup",
@@ -232,6 +237,7 @@ pub(crate) enum Pending {
     Mark(Option<MarkMatch>),
     Limit(limit::PendingLimit),
     Mac(Option<mac::MacMatch>),
+    Addrtype(AddrtypeMatch),
 }
 
 impl Pending {
@@ -253,6 +259,7 @@ impl Pending {
             "mark" => Pending::Mark(None),
             "limit" => Pending::Limit(limit::PendingLimit::new()),
             "mac" => Pending::Mac(None),
+            "addrtype" => Pending::Addrtype(AddrtypeMatch::default()),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -277,6 +284,7 @@ impl Pending {
             Pending::Mark(_) => mark::MARK_OPTS,
             Pending::Limit(_) => limit::LIMIT_OPTS,
             Pending::Mac(_) => mac::MAC_OPTS,
+            Pending::Addrtype(_) => addrtype::ADDRTYPE_OPTS,
         }
     }
 
@@ -357,6 +365,7 @@ impl Pending {
                 Ok(())
             }
             Pending::Limit(p) => p.option(spec.id, args[0]),
+            Pending::Addrtype(m) => m.option(spec.id, invert, args),
             Pending::Mac(slot) => {
                 if slot.is_some() {
                     return twice("mac", spec.long);
@@ -402,6 +411,7 @@ impl Pending {
             }),
             Pending::Mark(m) => m.map(Match::Mark).ok_or_else(|| must("mark", "mark")),
             Pending::Limit(p) => Ok(Match::Limit(p.finish())),
+            Pending::Addrtype(m) => m.check().map(|_| Match::Addrtype(m)),
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
         }
     }

@@ -593,7 +593,8 @@ fn check_hook_and_table(table: &Table, ci: usize, cmd: &Command) -> Result<(), (
 fn finish(table: &mut Table) -> Result<(), RulesError> {
     let err = |((line, column), msg): super::table::Located| RulesError::new(line, column, msg);
     table.resolve_jumps().map_err(err)?;
-    table.check_depth().map_err(err)
+    table.check_depth().map_err(err)?;
+    table.check_hooks().map_err(err)
 }
 
 /// Seed-style lines: `-P`/`-N` first, then the rest, into the filter table.

@@ -44,6 +44,7 @@ impl Pkt {
             ct_dir: None,
             now_ms: 0,
             mark: 0,
+            topology: crate::firewall::Topology::default(),
         }
     }
 }

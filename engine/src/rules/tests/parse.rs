@@ -508,3 +508,41 @@ fn error_display() {
         "line 1, column 12: unknown option \"--bogus\""
     );
 }
+
+#[test]
+fn addrtype_interface_limits_follow_the_hooks_reaching_the_chain() {
+    // --limit-iface-in has no incoming interface in OUTPUT, nor in a chain OUTPUT jumps to.
+    bad(
+        "*filter\n:X - [0:0]\n-A OUTPUT -j X\n-A X -m addrtype --src-type LOCAL --limit-iface-in\nCOMMIT\n",
+        4,
+        1,
+        "input interface limitation not valid in POSTROUTING and OUTPUT",
+    );
+    // --limit-iface-out has no outgoing interface in PREROUTING or INPUT.
+    bad(
+        "*raw\n-A PREROUTING -m addrtype --dst-type LOCAL --limit-iface-out -j DROP\nCOMMIT\n",
+        2,
+        65,
+        "output interface limitation not valid in PREROUTING and INPUT",
+    );
+    bad(
+        "*filter\n-A INPUT -m addrtype --dst-type LOCAL --limit-iface-in --limit-iface-out\nCOMMIT\n",
+        2,
+        56,
+        "cannot be used together",
+    );
+    bad(
+        "*filter\n-A INPUT -m addrtype --limit-iface-in\nCOMMIT\n",
+        2,
+        10,
+        "--src-type or --dst-type",
+    );
+    bad(
+        "*filter\n-A INPUT -m addrtype --dst-type LOCAL,NOPE\nCOMMIT\n",
+        2,
+        33,
+        "bad type \"NOPE\"",
+    );
+    // A user chain reached only from FORWARD and INPUT may limit to the incoming interface.
+    rules("*filter\n:X - [0:0]\n-A FORWARD -j X\n-A INPUT -g X\n-A X -m addrtype --dst-type LOCAL --limit-iface-in -j DROP\nCOMMIT\n");
+}

@@ -185,6 +185,11 @@ fn realistic_rulesets_round_trip() {
             include_str!("data/corpus/server.rules"),
             include_str!("data/corpus/server.saved"),
         ),
+        (
+            "ufw",
+            include_str!("data/corpus/ufw.rules"),
+            include_str!("data/corpus/ufw.saved"),
+        ),
     ];
     for (name, input, kernel) in corpus {
         let r = crate::rules::Ruleset::parse(input).unwrap_or_else(|e| panic!("{name}: {e}"));
