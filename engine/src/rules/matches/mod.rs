@@ -19,6 +19,7 @@ pub mod multiport;
 pub mod ports;
 pub mod sctp;
 pub mod tcpudp;
+pub mod tos;
 pub mod ttl;
 
 pub use addrtype::{AddrType, AddrtypeMatch, IfaceLimit, TypeTest};
@@ -33,6 +34,7 @@ pub use multiport::{MultiportMatch, PortSide};
 pub use ports::PortRange;
 pub use sctp::SctpMatch;
 pub use tcpudp::{TcpFlags, TcpMatch, UdpMatch};
+pub use tos::{DscpMatch, TosMatch};
 pub use ttl::{TtlMatch, TtlMode};
 
 use super::view::View;
@@ -96,6 +98,8 @@ pub enum Match {
     /// The only stateful match: its token bucket changes as packets pass.
     Limit(LimitMatch),
     Addrtype(AddrtypeMatch),
+    Tos(TosMatch),
+    Dscp(DscpMatch),
 }
 
 impl Match {
@@ -126,6 +130,8 @@ impl Match {
             Match::Mark(m) => m.eval(v),
             Match::Limit(m) => m.eval(v),
             Match::Addrtype(m) => m.eval(v),
+            Match::Tos(m) => m.eval(v),
+            Match::Dscp(m) => m.eval(v),
         }
     }
 
@@ -147,6 +153,8 @@ impl Match {
             Match::Mark(m) => m.save(out),
             Match::Limit(m) => m.save(out),
             Match::Addrtype(m) => m.save(out),
+            Match::Tos(m) => m.save(out),
+            Match::Dscp(m) => m.save(out),
         }
     }
 
@@ -169,6 +177,8 @@ impl Match {
             Match::Mark(m) => m.list(out),
             Match::Limit(m) => m.list(out),
             Match::Addrtype(m) => m.list(out),
+            Match::Tos(m) => m.list(out, numeric),
+            Match::Dscp(m) => m.list(out),
         }
     }
 
@@ -190,7 +200,6 @@ const UNSUPPORTED: &[&str] = &[
     "connmark",
     "cpu",
     "devgroup",
-    "dscp",
     "ecn",
     "esp",
     "hashlimit",
@@ -213,7 +222,6 @@ const UNSUPPORTED: &[&str] = &[
     "string",
     "tcpmss",
     "time",
-    "tos",
     "u32",
     "udplite",
     "unclean",
@@ -238,6 +246,9 @@ pub(crate) enum Pending {
     Limit(limit::PendingLimit),
     Mac(Option<mac::MacMatch>),
     Addrtype(AddrtypeMatch),
+    Tos(Option<TosMatch>),
+    /// The match and the option that set it.
+    Dscp(Option<(DscpMatch, u8)>),
 }
 
 impl Pending {
@@ -260,6 +271,8 @@ impl Pending {
             "limit" => Pending::Limit(limit::PendingLimit::new()),
             "mac" => Pending::Mac(None),
             "addrtype" => Pending::Addrtype(AddrtypeMatch::default()),
+            "tos" => Pending::Tos(None),
+            "dscp" => Pending::Dscp(None),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -285,6 +298,8 @@ impl Pending {
             Pending::Limit(_) => limit::LIMIT_OPTS,
             Pending::Mac(_) => mac::MAC_OPTS,
             Pending::Addrtype(_) => addrtype::ADDRTYPE_OPTS,
+            Pending::Tos(_) => tos::TOS_OPTS,
+            Pending::Dscp(_) => tos::DSCP_OPTS,
         }
     }
 
@@ -366,6 +381,14 @@ impl Pending {
             }
             Pending::Limit(p) => p.option(spec.id, args[0]),
             Pending::Addrtype(m) => m.option(spec.id, invert, args),
+            Pending::Tos(slot) => {
+                if slot.is_some() {
+                    return twice("tos", spec.long);
+                }
+                *slot = Some(TosMatch::parse(args[0], invert)?);
+                Ok(())
+            }
+            Pending::Dscp(slot) => DscpMatch::option(slot, spec.id, invert, args[0]),
             Pending::Mac(slot) => {
                 if slot.is_some() {
                     return twice("mac", spec.long);
@@ -412,6 +435,10 @@ impl Pending {
             Pending::Mark(m) => m.map(Match::Mark).ok_or_else(|| must("mark", "mark")),
             Pending::Limit(p) => Ok(Match::Limit(p.finish())),
             Pending::Addrtype(m) => m.check().map(|_| Match::Addrtype(m)),
+            Pending::Tos(m) => m.map(Match::Tos).ok_or_else(|| must("tos", "tos")),
+            Pending::Dscp(m) => m
+                .map(|(m, _)| Match::Dscp(m))
+                .ok_or_else(|| "DSCP match: Parameter --dscp is required".to_string()),
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
         }
     }
