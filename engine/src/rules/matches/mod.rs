@@ -9,6 +9,7 @@ pub mod addrtype;
 pub mod comment;
 pub mod conntrack;
 pub mod dccp;
+pub mod helper;
 pub mod icmp;
 pub mod iprange;
 pub mod length;
@@ -25,6 +26,7 @@ pub mod ttl;
 pub use addrtype::{AddrType, AddrtypeMatch, IfaceLimit, TypeTest};
 pub use conntrack::{ConntrackMatch, CtAddr, CtPorts, StateMatch};
 pub use dccp::DccpMatch;
+pub use helper::HelperMatch;
 pub use icmp::IcmpMatch;
 pub use iprange::{AddrRange, IprangeMatch};
 pub use length::LengthMatch;
@@ -100,6 +102,7 @@ pub enum Match {
     Addrtype(AddrtypeMatch),
     Tos(TosMatch),
     Dscp(DscpMatch),
+    Helper(HelperMatch),
 }
 
 impl Match {
@@ -132,6 +135,7 @@ impl Match {
             Match::Addrtype(m) => m.eval(v),
             Match::Tos(m) => m.eval(v),
             Match::Dscp(m) => m.eval(v),
+            Match::Helper(m) => m.eval(v),
         }
     }
 
@@ -155,6 +159,7 @@ impl Match {
             Match::Addrtype(m) => m.save(out),
             Match::Tos(m) => m.save(out),
             Match::Dscp(m) => m.save(out),
+            Match::Helper(m) => m.save(out),
         }
     }
 
@@ -179,12 +184,16 @@ impl Match {
             Match::Addrtype(m) => m.list(out),
             Match::Tos(m) => m.list(out, numeric),
             Match::Dscp(m) => m.list(out),
+            Match::Helper(m) => m.list(out),
         }
     }
 
     /// `state` and `conntrack` need connection tracking in the namespace.
     pub fn uses_conntrack(&self) -> bool {
-        matches!(self, Match::State(_) | Match::Conntrack(_))
+        matches!(
+            self,
+            Match::State(_) | Match::Conntrack(_) | Match::Helper(_)
+        )
     }
 }
 
@@ -203,7 +212,6 @@ const UNSUPPORTED: &[&str] = &[
     "ecn",
     "esp",
     "hashlimit",
-    "helper",
     "ipvs",
     "nfacct",
     "osf",
@@ -249,6 +257,7 @@ pub(crate) enum Pending {
     Tos(Option<TosMatch>),
     /// The match and the option that set it.
     Dscp(Option<(DscpMatch, u8)>),
+    Helper(Option<HelperMatch>),
 }
 
 impl Pending {
@@ -273,6 +282,7 @@ impl Pending {
             "addrtype" => Pending::Addrtype(AddrtypeMatch::default()),
             "tos" => Pending::Tos(None),
             "dscp" => Pending::Dscp(None),
+            "helper" => Pending::Helper(None),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -300,6 +310,7 @@ impl Pending {
             Pending::Addrtype(_) => addrtype::ADDRTYPE_OPTS,
             Pending::Tos(_) => tos::TOS_OPTS,
             Pending::Dscp(_) => tos::DSCP_OPTS,
+            Pending::Helper(_) => helper::HELPER_OPTS,
         }
     }
 
@@ -389,6 +400,13 @@ impl Pending {
                 Ok(())
             }
             Pending::Dscp(slot) => DscpMatch::option(slot, spec.id, invert, args[0]),
+            Pending::Helper(slot) => {
+                if slot.is_some() {
+                    return twice("helper", spec.long);
+                }
+                *slot = Some(HelperMatch::parse(args[0], invert)?);
+                Ok(())
+            }
             Pending::Mac(slot) => {
                 if slot.is_some() {
                     return twice("mac", spec.long);
@@ -439,6 +457,7 @@ impl Pending {
             Pending::Dscp(m) => m
                 .map(|(m, _)| Match::Dscp(m))
                 .ok_or_else(|| "DSCP match: Parameter --dscp is required".to_string()),
+            Pending::Helper(m) => m.map(Match::Helper).ok_or_else(|| must("helper", "helper")),
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
         }
     }

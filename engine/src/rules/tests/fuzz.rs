@@ -123,6 +123,8 @@ const WORDS: &[&str] = &[
     "dscp",
     "--dscp",
     "--dscp-class",
+    "helper",
+    "--helper",
     "1.2.3.4-1.2.3.9",
     "mac",
     "--mac-source",

@@ -546,3 +546,22 @@ fn addrtype_interface_limits_follow_the_hooks_reaching_the_chain() {
     // A user chain reached only from FORWARD and INPUT may limit to the incoming interface.
     rules("*filter\n:X - [0:0]\n-A FORWARD -j X\n-A INPUT -g X\n-A X -m addrtype --dst-type LOCAL --limit-iface-in -j DROP\nCOMMIT\n");
 }
+
+#[test]
+fn helper_names_longer_than_the_kernel_keeps_are_refused() {
+    bad(
+        "*filter\n-A FORWARD -m helper --helper 012345678901234567890123456789 -j ACCEPT\nCOMMIT\n",
+        2,
+        31,
+        "at most 29 characters",
+    );
+    bad(
+        "*filter\n-A FORWARD -m helper -j ACCEPT\nCOMMIT\n",
+        2,
+        12,
+        "\"--helper\" must be specified",
+    );
+    rules(
+        "*filter\n-A FORWARD -m helper --helper 01234567890123456789012345678 -j ACCEPT\nCOMMIT\n",
+    );
+}

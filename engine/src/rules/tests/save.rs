@@ -5,6 +5,14 @@ use super::rules;
 
 /// (input rule, iptables-save output)
 const CANONICAL: &[(&str, &str)] = &[
+    ("-A FORWARD -m helper --helper ftp -j ACCEPT",
+     "-A FORWARD -m helper --helper ftp -j ACCEPT"),
+    ("-A FORWARD -m helper ! --helper ftp-21",
+     "-A FORWARD -m helper ! --helper ftp-21"),
+    ("-A FORWARD -m helper --helper \"\"",
+     "-A FORWARD -m helper --helper \"\""),
+    ("-A FORWARD -m helper --helper \"a b\"",
+     "-A FORWARD -m helper --helper \"a b\""),
     ("-A FORWARD -m tos --tos 0x10",
      "-A FORWARD -m tos --tos 0x10/0xff"),
     ("-A FORWARD -m tos --tos Minimize-Delay",
