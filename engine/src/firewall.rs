@@ -533,6 +533,9 @@ impl Firewall {
             topology: self.topology,
         };
         let decision = self.rules.filter(hook, &ctx);
+        if let (Some(conn), Some(ctmark)) = (tracked.conn, decision.ctmark) {
+            self.conntrack.set_mark(conn, ctmark, now_ms);
+        }
         if self.traces {
             rule_lines(&decision.steps, &mut d.trace);
         }

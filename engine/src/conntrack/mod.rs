@@ -258,6 +258,27 @@ impl Conntrack {
         }
     }
 
+    /// Sets a connection's mark (`-j CONNMARK`). A confirmed entry whose mark changes
+    /// gets an update event, as the kernel reports `IPCT_MARK`.
+    pub fn set_mark(&mut self, conn: ConnRef, mark: u32, now_ms: u64) {
+        match conn {
+            ConnRef::Table(slot) => {
+                let Some(e) = self.table.get_mut(slot) else {
+                    return;
+                };
+                if e.mark != mark {
+                    e.mark = mark;
+                    self.update_event(conn, now_ms);
+                }
+            }
+            ConnRef::InFlight => {
+                if let Some(e) = &mut self.in_flight {
+                    e.mark = mark;
+                }
+            }
+        }
+    }
+
     /// Looks an entry up by either of its tuples.
     pub fn find(&self, t: &Tuple) -> Option<(&Entry, Direction)> {
         let hit = self.table.find(t)?;

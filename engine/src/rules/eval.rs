@@ -37,6 +37,8 @@ pub(crate) struct Walk {
     pub ct: Option<CtAction>,
     /// The packet mark when the walk ended.
     pub mark: u32,
+    /// The connection mark when the walk ended (None: no connection).
+    pub ctmark: Option<u32>,
 }
 
 /// Walks `table` from built-in chain `start`.
@@ -51,6 +53,7 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
         steps: Vec::new(),
         ct: None,
         mark: v.mark,
+        ctmark: v.ctmark,
     };
     let step = |chain: &Arc<str>, at: StepAt| RuleStep {
         table: kind,
@@ -78,6 +81,7 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
             out.chain = start;
             out.rule = None;
             out.mark = v.mark;
+            out.ctmark = v.ctmark;
             return out;
         };
         let outcome = rule.test(v);
@@ -131,6 +135,15 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
                 v.mark = (v.mark & !mask) ^ value;
                 (StepAction::Mark(v.mark), Next::Continue)
             }
+            Target::Connmark(t) => {
+                // Without a connection the target does nothing (`nf_ct_get` is NULL).
+                if let Some(ctmark) = v.ctmark {
+                    let (ctmark, mark) = t.apply(ctmark, v.mark);
+                    v.ctmark = Some(ctmark);
+                    v.mark = mark;
+                }
+                (StepAction::Connmark(v.ctmark), Next::Continue)
+            }
         };
         out.steps.push(step(&chain.name, at(action)));
         match next {
@@ -163,6 +176,7 @@ fn decided(mut out: Walk, verdict: Verdict, chain: usize, i: usize, v: &View) ->
     out.chain = chain;
     out.rule = Some(i + 1);
     out.mark = v.mark;
+    out.ctmark = v.ctmark;
     out
 }
 

@@ -121,6 +121,8 @@ pub struct RawDecision {
     pub steps: Vec<RuleStep>,
     /// The packet mark after the chain (`-j MARK`).
     pub mark: u32,
+    /// The connection mark after the chain (`-j CONNMARK`); None without a connection.
+    pub ctmark: Option<u32>,
 }
 
 /// What a filter chain decided.
@@ -136,6 +138,8 @@ pub struct FilterDecision {
     pub steps: Vec<RuleStep>,
     /// The packet mark after the chain (`-j MARK`).
     pub mark: u32,
+    /// The connection mark after the chain (`-j CONNMARK`); None without a connection.
+    pub ctmark: Option<u32>,
 }
 
 impl RawDecision {
@@ -257,6 +261,7 @@ impl Ruleset {
             verdict: Verdict::Accept,
             steps: Vec::new(),
             mark: ctx.mark,
+            ctmark: View::new(ctx).ctmark,
         };
         let Some(table) = self.table_mut(TableKind::Raw) else {
             return out;
@@ -277,6 +282,7 @@ impl Ruleset {
         out.verdict = walk.verdict;
         out.steps = walk.steps;
         out.mark = walk.mark;
+        out.ctmark = walk.ctmark;
         out
     }
 
@@ -290,6 +296,7 @@ impl Ruleset {
             rule: None,
             steps: Vec::new(),
             mark: ctx.mark,
+            ctmark: View::new(ctx).ctmark,
         };
         let Some(table) = self.table_mut(TableKind::Filter) else {
             return accept;
@@ -308,6 +315,7 @@ impl Ruleset {
             rule: walk.rule,
             steps: walk.steps,
             mark: walk.mark,
+            ctmark: walk.ctmark,
         }
     }
 

@@ -17,6 +17,7 @@
 //! * No `-j` at all: the rule only counts packets.
 
 use super::matches::comment::save_string;
+use super::matches::connmark::{ConnmarkTarget, PendingConnmark, CONNMARK_TARGET_OPTS};
 use super::matches::mark::{mark_text, parse_mark_mask};
 use super::matches::OptSpec;
 use super::num::parse_c_uint;
@@ -142,6 +143,8 @@ pub enum Target {
         value: u32,
         mask: u32,
     },
+    /// `-j CONNMARK`: the connection's mark.
+    Connmark(ConnmarkTarget),
 }
 
 /// `-j LOG` options.
@@ -250,6 +253,7 @@ impl Target {
             Target::Mark { value, mask } => {
                 out.push_str(&format!(" -j MARK --set-xmark 0x{value:x}/0x{mask:x}"));
             }
+            Target::Connmark(t) => t.save(out),
         }
     }
 
@@ -265,6 +269,7 @@ impl Target {
             Target::Ct { .. } | Target::Notrack => "CT",
             Target::Log(_) => "LOG",
             Target::Mark { .. } => "MARK",
+            Target::Connmark(_) => "CONNMARK",
         }
     }
 
@@ -318,13 +323,17 @@ impl Target {
                     out.push_str(&format!(" MARK xset{}", mark_text(v, m)));
                 }
             }
+            Target::Connmark(t) => t.list(out),
             _ => {}
         }
     }
 
     /// A CT template that is not `--notrack` makes the kernel track connections.
     pub fn uses_conntrack(&self) -> bool {
-        matches!(self, Target::Ct { notrack: false, .. })
+        matches!(
+            self,
+            Target::Ct { notrack: false, .. } | Target::Connmark(_)
+        )
     }
 }
 
@@ -333,7 +342,6 @@ const UNSUPPORTED: &[&str] = &[
     "AUDIT",
     "CHECKSUM",
     "CLASSIFY",
-    "CONNMARK",
     "CONNSECMARK",
     "DNAT",
     "DSCP",
@@ -430,6 +438,7 @@ pub(crate) enum PendingTarget {
     },
     /// The option that set it, and (value, mask).
     Mark(Option<(&'static str, u32, u32)>),
+    Connmark(PendingConnmark),
 }
 
 impl PendingTarget {
@@ -460,6 +469,7 @@ impl PendingTarget {
                 flags: 0,
             },
             "MARK" => PendingTarget::Mark(None),
+            "CONNMARK" => PendingTarget::Connmark(PendingConnmark::default()),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("target `{name}' is not supported by wasmwall"))
             }
@@ -476,6 +486,7 @@ impl PendingTarget {
             PendingTarget::Ct { .. } => CT_OPTS,
             PendingTarget::Log { .. } => LOG_OPTS,
             PendingTarget::Mark(_) => MARK_OPTS,
+            PendingTarget::Connmark(_) => CONNMARK_TARGET_OPTS,
             _ => &[],
         }
     }
@@ -489,6 +500,7 @@ impl PendingTarget {
             }
         };
         match self {
+            PendingTarget::Connmark(p) => p.option(spec, arg)?,
             PendingTarget::Reject(slot) => {
                 once(slot.is_some())?;
                 let arg = arg.unwrap_or_default();
@@ -622,6 +634,7 @@ impl PendingTarget {
                 prefix: prefix.unwrap_or_default(),
                 flags,
             }),
+            PendingTarget::Connmark(p) => Target::Connmark(p.finish()?),
             PendingTarget::Mark(m) => {
                 let (_, value, mask) = m.ok_or(
                     "MARK: One of the --set-xmark, --{and,or,xor,set}-mark options is required",

@@ -46,6 +46,9 @@ pub enum StepAction {
     Log(LogEntry),
     /// `-j MARK`: the packet mark after the rule; then the next rule.
     Mark(u32),
+    /// `-j CONNMARK`: the connection mark after the rule (None: no connection, the
+    /// target did nothing); then the next rule.
+    Connmark(Option<u32>),
     /// `-j CT ...` in the raw table; then the next rule.
     Ct,
     /// `-j NOTRACK`; then the next rule.
@@ -67,6 +70,7 @@ impl StepAction {
             StepAction::Continue => "CONTINUE".into(),
             StepAction::Log(_) => "LOG".into(),
             StepAction::Mark(_) => "MARK".into(),
+            StepAction::Connmark(_) => "CONNMARK".into(),
             StepAction::Ct => "CT".into(),
             StepAction::Notrack => "NOTRACK".into(),
             StepAction::Hotdrop => "HOTDROP".into(),

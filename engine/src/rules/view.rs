@@ -16,6 +16,9 @@ pub(crate) struct View<'a> {
     pub ctstate: CtState,
     /// The packet mark (`skb->mark`): `-j MARK` changes it for the rules after it.
     pub mark: u32,
+    /// The connection's mark (`ct->mark`), when a connection is attached: `-j
+    /// CONNMARK` changes it for the rules after it.
+    pub ctmark: Option<u32>,
 }
 
 impl<'a> View<'a> {
@@ -23,13 +26,16 @@ impl<'a> View<'a> {
         let ip = &ctx.packet.ip;
         let end = (ip.total_len as usize).min(ctx.bytes.len());
         let start = (ip.header_len as usize).min(end);
-        View {
+        let mut view = View {
             ctx,
             fragoff: ip.fragment_offset,
             l4: &ctx.bytes[start..end],
             ctstate: ctx.ctstate,
             mark: ctx.mark,
-        }
+            ctmark: None,
+        };
+        view.ctmark = view.entry().map(|e| e.mark);
+        view
     }
 
     /// `len` transport bytes from `offset`, if the packet has them.

@@ -7,6 +7,7 @@
 
 pub mod addrtype;
 pub mod comment;
+pub mod connmark;
 pub mod conntrack;
 pub mod dccp;
 pub mod helper;
@@ -24,6 +25,7 @@ pub mod tos;
 pub mod ttl;
 
 pub use addrtype::{AddrType, AddrtypeMatch, IfaceLimit, TypeTest};
+pub use connmark::{ConnmarkMatch, ConnmarkMode, ConnmarkTarget};
 pub use conntrack::{ConntrackMatch, CtAddr, CtPorts, StateMatch};
 pub use dccp::DccpMatch;
 pub use helper::HelperMatch;
@@ -103,6 +105,7 @@ pub enum Match {
     Tos(TosMatch),
     Dscp(DscpMatch),
     Helper(HelperMatch),
+    Connmark(ConnmarkMatch),
 }
 
 impl Match {
@@ -136,6 +139,7 @@ impl Match {
             Match::Tos(m) => m.eval(v),
             Match::Dscp(m) => m.eval(v),
             Match::Helper(m) => m.eval(v),
+            Match::Connmark(m) => m.eval(v),
         }
     }
 
@@ -160,6 +164,7 @@ impl Match {
             Match::Tos(m) => m.save(out),
             Match::Dscp(m) => m.save(out),
             Match::Helper(m) => m.save(out),
+            Match::Connmark(m) => m.save(out),
         }
     }
 
@@ -185,6 +190,7 @@ impl Match {
             Match::Tos(m) => m.list(out, numeric),
             Match::Dscp(m) => m.list(out),
             Match::Helper(m) => m.list(out),
+            Match::Connmark(m) => m.list(out),
         }
     }
 
@@ -192,7 +198,7 @@ impl Match {
     pub fn uses_conntrack(&self) -> bool {
         matches!(
             self,
-            Match::State(_) | Match::Conntrack(_) | Match::Helper(_)
+            Match::State(_) | Match::Conntrack(_) | Match::Helper(_) | Match::Connmark(_)
         )
     }
 }
@@ -206,7 +212,6 @@ const UNSUPPORTED: &[&str] = &[
     "connbytes",
     "connlabel",
     "connlimit",
-    "connmark",
     "cpu",
     "devgroup",
     "ecn",
@@ -258,6 +263,7 @@ pub(crate) enum Pending {
     /// The match and the option that set it.
     Dscp(Option<(DscpMatch, u8)>),
     Helper(Option<HelperMatch>),
+    Connmark(Option<ConnmarkMatch>),
 }
 
 impl Pending {
@@ -283,6 +289,7 @@ impl Pending {
             "tos" => Pending::Tos(None),
             "dscp" => Pending::Dscp(None),
             "helper" => Pending::Helper(None),
+            "connmark" => Pending::Connmark(None),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -311,6 +318,7 @@ impl Pending {
             Pending::Tos(_) => tos::TOS_OPTS,
             Pending::Dscp(_) => tos::DSCP_OPTS,
             Pending::Helper(_) => helper::HELPER_OPTS,
+            Pending::Connmark(_) => connmark::CONNMARK_OPTS,
         }
     }
 
@@ -400,6 +408,13 @@ impl Pending {
                 Ok(())
             }
             Pending::Dscp(slot) => DscpMatch::option(slot, spec.id, invert, args[0]),
+            Pending::Connmark(slot) => {
+                if slot.is_some() {
+                    return twice("connmark", spec.long);
+                }
+                *slot = Some(ConnmarkMatch::parse(args[0], invert)?);
+                Ok(())
+            }
             Pending::Helper(slot) => {
                 if slot.is_some() {
                     return twice("helper", spec.long);
@@ -458,6 +473,9 @@ impl Pending {
                 .map(|(m, _)| Match::Dscp(m))
                 .ok_or_else(|| "DSCP match: Parameter --dscp is required".to_string()),
             Pending::Helper(m) => m.map(Match::Helper).ok_or_else(|| must("helper", "helper")),
+            Pending::Connmark(m) => m
+                .map(Match::Connmark)
+                .ok_or_else(|| must("connmark", "mark")),
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
         }
     }
