@@ -240,6 +240,20 @@ const UNSUPPORTED: &[&str] = &[
     "unclean",
 ];
 
+/// Fills a match's one option; given twice, it is refused as xtables refuses it.
+fn once<T>(
+    slot: &mut Option<T>,
+    name: &str,
+    opt: &str,
+    parse: impl FnOnce() -> Result<T, String>,
+) -> Result<(), String> {
+    if slot.is_some() {
+        return Err(format!("{name}: option \"--{opt}\" can only be used once."));
+    }
+    *slot = Some(parse()?);
+    Ok(())
+}
+
 /// A match while its options are being parsed.
 #[derive(Debug, Clone)]
 pub(crate) enum Pending {
@@ -330,29 +344,15 @@ impl Pending {
         args: &[&str],
         proto: Option<(u8, bool)>,
     ) -> Result<(), String> {
-        let twice = |name: &str, opt: &str| {
-            Err(format!("{name}: option \"--{opt}\" can only be used once."))
-        };
+        let (arg, opt) = (args.first().copied().unwrap_or_default(), spec.long);
         match self {
             Pending::Tcp(m) => m.option(spec.id, invert, args),
             Pending::Udp(m) => m.option(spec.id, invert, args),
             Pending::Sctp(m) => m.option(spec.id, invert, args),
             Pending::Dccp(m) => m.option(spec.id, invert, args),
-            Pending::Icmp(slot) => {
-                if slot.is_some() {
-                    return twice("icmp", spec.long);
-                }
-                *slot = Some(IcmpMatch::parse(args[0], invert)?);
-                Ok(())
-            }
-            Pending::State(slot) => {
-                if slot.is_some() {
-                    return twice("state", spec.long);
-                }
-                *slot = Some(StateMatch::parse(args[0], invert)?);
-                Ok(())
-            }
-            Pending::Conntrack(m) => m.option(spec.id, invert, args[0], spec.long),
+            Pending::Icmp(slot) => once(slot, "icmp", opt, || IcmpMatch::parse(arg, invert)),
+            Pending::State(slot) => once(slot, "state", opt, || StateMatch::parse(arg, invert)),
+            Pending::Conntrack(m) => m.option(spec.id, invert, arg, opt),
             Pending::Multiport(slot) => {
                 if let Some(old) = slot {
                     return Err(format!(
@@ -371,64 +371,26 @@ impl Pending {
                 if !multiport::proto_ok(proto) {
                     return Err("multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP".into());
                 }
-                *slot = Some(MultiportMatch::parse(spec.id, args[0], invert, proto)?);
+                *slot = Some(MultiportMatch::parse(spec.id, arg, invert, proto)?);
                 Ok(())
             }
-            Pending::Comment(slot) => {
-                if slot.is_some() {
-                    return twice("comment", spec.long);
-                }
-                comment::check(args[0])?;
-                *slot = Some(args[0].to_string());
-                Ok(())
-            }
-            Pending::Iprange(m) => m.option(spec.id, invert, args[0]),
-            Pending::Length(slot) => {
-                if slot.is_some() {
-                    return twice("length", spec.long);
-                }
-                *slot = Some(LengthMatch::parse(args[0], invert)?);
-                Ok(())
-            }
-            Pending::Ttl(slot) => TtlMatch::option(slot, spec.id, invert, args[0]),
-            Pending::Mark(slot) => {
-                if slot.is_some() {
-                    return twice("mark", spec.long);
-                }
-                *slot = Some(MarkMatch::parse(args[0], invert)?);
-                Ok(())
-            }
-            Pending::Limit(p) => p.option(spec.id, args[0]),
+            Pending::Comment(slot) => once(slot, "comment", opt, || {
+                comment::check(arg)?;
+                Ok(arg.to_string())
+            }),
+            Pending::Iprange(m) => m.option(spec.id, invert, arg),
+            Pending::Length(slot) => once(slot, "length", opt, || LengthMatch::parse(arg, invert)),
+            Pending::Ttl(slot) => TtlMatch::option(slot, spec.id, invert, arg),
+            Pending::Mark(slot) => once(slot, "mark", opt, || MarkMatch::parse(arg, invert)),
+            Pending::Limit(p) => p.option(spec.id, arg),
             Pending::Addrtype(m) => m.option(spec.id, invert, args),
-            Pending::Tos(slot) => {
-                if slot.is_some() {
-                    return twice("tos", spec.long);
-                }
-                *slot = Some(TosMatch::parse(args[0], invert)?);
-                Ok(())
-            }
-            Pending::Dscp(slot) => DscpMatch::option(slot, spec.id, invert, args[0]),
+            Pending::Tos(slot) => once(slot, "tos", opt, || TosMatch::parse(arg, invert)),
+            Pending::Dscp(slot) => DscpMatch::option(slot, spec.id, invert, arg),
             Pending::Connmark(slot) => {
-                if slot.is_some() {
-                    return twice("connmark", spec.long);
-                }
-                *slot = Some(ConnmarkMatch::parse(args[0], invert)?);
-                Ok(())
+                once(slot, "connmark", opt, || ConnmarkMatch::parse(arg, invert))
             }
-            Pending::Helper(slot) => {
-                if slot.is_some() {
-                    return twice("helper", spec.long);
-                }
-                *slot = Some(HelperMatch::parse(args[0], invert)?);
-                Ok(())
-            }
-            Pending::Mac(slot) => {
-                if slot.is_some() {
-                    return twice("mac", spec.long);
-                }
-                *slot = Some(mac::MacMatch::parse(args[0], invert)?);
-                Ok(())
-            }
+            Pending::Helper(slot) => once(slot, "helper", opt, || HelperMatch::parse(arg, invert)),
+            Pending::Mac(slot) => once(slot, "mac", opt, || mac::MacMatch::parse(arg, invert)),
         }
     }
 
