@@ -197,6 +197,16 @@ enum L4Verdict {
     Reopen,
 }
 
+impl L4Verdict {
+    /// INVALID for a fixed reason, the entry's timeout left as it was.
+    fn invalid(reason: &'static str) -> L4Verdict {
+        L4Verdict::Invalid {
+            reason: Reason::Text(reason),
+            shrink_timeout_secs: None,
+        }
+    }
+}
+
 impl Default for Conntrack {
     fn default() -> Self {
         Conntrack::new(Settings::default())
@@ -988,10 +998,7 @@ fn l4_packet(
     now: u64,
     remaining_ms: u64,
 ) -> L4Verdict {
-    let invalid = |r: &'static str| L4Verdict::Invalid {
-        reason: Reason::Text(r),
-        shrink_timeout_secs: None,
-    };
+    let invalid = L4Verdict::invalid;
     let refresh = |secs: u32| L4Verdict::Accept {
         timeout_secs: Some(secs),
         assure: false,
@@ -1138,10 +1145,7 @@ fn sctp_packet(
     s: &Settings,
     verify: bool,
 ) -> L4Verdict {
-    let invalid = |r: &'static str| L4Verdict::Invalid {
-        reason: Reason::Text(r),
-        shrink_timeout_secs: None,
-    };
+    let invalid = L4Verdict::invalid;
     if verify && !wire::sctp::checksum_ok(seg) {
         return invalid("bad CRC");
     }
@@ -1197,10 +1201,7 @@ fn udplite_packet(
     s: &Settings,
     verify: bool,
 ) -> L4Verdict {
-    let invalid = |r: &'static str| L4Verdict::Invalid {
-        reason: Reason::Text(r),
-        shrink_timeout_secs: None,
-    };
+    let invalid = L4Verdict::invalid;
     let L4::UdpLite(u) = &pkt.l4 else {
         return invalid("protocol mismatch");
     };

@@ -18,7 +18,7 @@
 
 use super::matches::comment::save_string;
 use super::matches::connmark::{ConnmarkTarget, PendingConnmark, CONNMARK_TARGET_OPTS};
-use super::matches::mark::{mark_text, parse_mark_mask};
+use super::matches::mark::{parse_mark_mask, xmark_text};
 use super::matches::OptSpec;
 use super::num::parse_c_uint;
 use crate::conntrack::entry::Helper;
@@ -310,18 +310,8 @@ impl Target {
                 }
             }
             Target::Mark { value, mask } => {
-                let (v, m) = (*value, *mask);
-                if v == 0 {
-                    out.push_str(&format!(" MARK and 0x{:x}", !m));
-                } else if v == m {
-                    out.push_str(&format!(" MARK or 0x{v:x}"));
-                } else if m == 0 {
-                    out.push_str(&format!(" MARK xor 0x{v:x}"));
-                } else if m == u32::MAX {
-                    out.push_str(&format!(" MARK set 0x{v:x}"));
-                } else {
-                    out.push_str(&format!(" MARK xset{}", mark_text(v, m)));
-                }
+                out.push_str(" MARK ");
+                out.push_str(&xmark_text(*value, *mask));
             }
             Target::Connmark(t) => t.list(out),
             _ => {}

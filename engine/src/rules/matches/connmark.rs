@@ -12,7 +12,7 @@
 //!   moved may be shifted (`--left-shift-mark`, `--right-shift-mark`), and for
 //!   `--set-xmark` the kernel shifts the whole new mark.
 
-use super::mark::{mark_text, parse_mark_mask};
+use super::mark::{mark_text, parse_mark_mask, xmark_text};
 use super::{OptSpec, Outcome};
 use crate::rules::num::parse_c_uint;
 use crate::rules::view::View;
@@ -293,11 +293,7 @@ impl ConnmarkTarget {
         out.push_str(" CONNMARK ");
         let all = u32::MAX;
         out.push_str(&match self.mode {
-            ConnmarkMode::Set { value: 0, mask } => format!("and 0x{:x}", !mask),
-            ConnmarkMode::Set { value, mask } if value == mask => format!("or 0x{value:x}"),
-            ConnmarkMode::Set { value, mask: 0 } => format!("xor 0x{value:x}"),
-            ConnmarkMode::Set { value, mask } if mask == all => format!("set 0x{value:x}"),
-            ConnmarkMode::Set { value, mask } => format!("xset 0x{value:x}/0x{mask:x}"),
+            ConnmarkMode::Set { value, mask } => xmark_text(value, mask),
             ConnmarkMode::Save { nfmask, ctmask } if nfmask == all && ctmask == all => {
                 "save".into()
             }

@@ -44,6 +44,23 @@ pub(crate) fn parse_mark_mask(arg: &str, opt: &str) -> Result<(u32, u32), String
     Ok((mark, mask))
 }
 
+/// How `iptables -L` names a `--set-xmark VALUE/MASK` (of `-j MARK` and `-j
+/// CONNMARK`) by the option it most likely came from: `and 0x..`, `or 0x..`,
+/// `xor 0x..`, `set 0x..`, else `xset 0xV/0xM`.
+pub(crate) fn xmark_text(value: u32, mask: u32) -> String {
+    if value == 0 {
+        format!("and 0x{:x}", !mask)
+    } else if value == mask {
+        format!("or 0x{value:x}")
+    } else if mask == 0 {
+        format!("xor 0x{value:x}")
+    } else if mask == u32::MAX {
+        format!("set 0x{value:x}")
+    } else {
+        format!("xset 0x{value:x}/0x{mask:x}")
+    }
+}
+
 /// ` 0xV` or ` 0xV/0xM`, as `print_mark` writes them.
 pub(crate) fn mark_text(mark: u32, mask: u32) -> String {
     if mask == u32::MAX {
