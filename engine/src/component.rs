@@ -70,9 +70,10 @@ impl State {
         now
     }
 
-    fn process(&mut self, now_ms: u64, ingress: w::Iface, bytes: &[u8]) -> ProcessResult {
+    /// The packet's buffer is handed over: a forwarded packet goes back out in it.
+    fn process(&mut self, now_ms: u64, ingress: w::Iface, bytes: Vec<u8>) -> ProcessResult {
         let now = self.tick(now_ms);
-        match self.fw.process(now, iface_from(ingress), bytes) {
+        match self.fw.process_owned(now, iface_from(ingress), bytes) {
             Ok(d) => Ok(decision(d, self.trace)),
             Err(e) => Err(process_error(e)),
         }
@@ -145,14 +146,14 @@ impl GuestFirewall for FirewallResource {
     }
 
     fn process(&self, now_ms: u64, ingress: w::Iface, bytes: Vec<u8>) -> ProcessResult {
-        self.state.borrow_mut().process(now_ms, ingress, &bytes)
+        self.state.borrow_mut().process(now_ms, ingress, bytes)
     }
 
     fn process_batch(&self, packets: Vec<w::Packet>) -> Vec<ProcessResult> {
         let mut st = self.state.borrow_mut();
         packets
-            .iter()
-            .map(|p| st.process(p.now_ms, p.ingress, &p.bytes))
+            .into_iter()
+            .map(|p| st.process(p.now_ms, p.ingress, p.bytes))
             .collect()
     }
 
@@ -480,7 +481,7 @@ fn decision(d: fwl::Decision, trace: bool) -> w::Decision {
                 Verdict::Reject(with) => w::Verdict::Reject(reject_with(with)),
             },
             trace: if trace { f.trace() } else { Vec::new() },
-            chain: f.chain.to_string(),
+            chain: String::from(&*f.chain),
             rule: f.rule.map(to_u32),
             mark: f.mark,
         }),

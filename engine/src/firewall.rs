@@ -277,6 +277,7 @@ impl Firewall {
     /// Replaces the ruleset (the table is kept). On error the old ruleset stays.
     pub fn load_rules(&mut self, text: &str) -> Result<(), RulesError> {
         self.rules = Ruleset::parse(text)?;
+        self.rules.set_recording(self.traces);
         Ok(())
     }
 
@@ -294,9 +295,12 @@ impl Firewall {
 
     /// Whether each [`Decision`] carries its trace (on by default). Building the
     /// trace (text, entry snapshots) costs more than the rest of the pipeline;
-    /// hosts that only want verdicts turn it off. Nothing else changes.
+    /// hosts that only want verdicts turn it off. Off, the filter and raw
+    /// decisions list no steps either ([`Ruleset::set_recording`]); nothing else
+    /// changes.
     pub fn set_tracing(&mut self, on: bool) {
         self.traces = on;
+        self.rules.set_recording(on);
     }
 
     /// Appends a line to a trace, when traces are on.
@@ -318,9 +322,30 @@ impl Firewall {
         from: Iface,
         bytes: &[u8],
     ) -> Result<Decision, ProcessError> {
+        self.process_input(now_ms, from, Datagram::Borrowed(bytes))
+    }
+
+    /// Like [`Firewall::process`], for a caller that hands over its buffer: a
+    /// forwarded packet leaves in it (TTL decremented in place) instead of in a copy.
+    pub fn process_owned(
+        &mut self,
+        now_ms: u64,
+        from: Iface,
+        bytes: Vec<u8>,
+    ) -> Result<Decision, ProcessError> {
+        self.process_input(now_ms, from, Datagram::Owned(bytes))
+    }
+
+    fn process_input(
+        &mut self,
+        now_ms: u64,
+        from: Iface,
+        input: Datagram,
+    ) -> Result<Decision, ProcessError> {
         let mut pkt = Packet::EMPTY;
-        wire::parse_into(bytes, &mut pkt)?;
-        let bytes = &bytes[..pkt.ip.total_len as usize];
+        wire::parse_into(input.bytes(), &mut pkt)?;
+        let input = input.truncate(pkt.ip.total_len as usize);
+        let bytes = input.bytes();
         let mut d = Decision {
             outcome: Outcome::Dropped,
             ctstate: CtState::Invalid,
@@ -349,7 +374,7 @@ impl Firewall {
                     self.process_datagram(
                         now_ms,
                         from,
-                        &whole.bytes,
+                        Datagram::Owned(whole.bytes),
                         &pkt,
                         whole.max_fragment,
                         &whole.pieces,
@@ -358,7 +383,7 @@ impl Firewall {
                 }
             };
         }
-        self.process_datagram(now_ms, from, bytes, &pkt, 0, &[], d)
+        self.process_datagram(now_ms, from, input, &pkt, 0, &[], d)
     }
 
     /// Processes a batch of packets in order, each with its time and the interface
@@ -382,12 +407,13 @@ impl Firewall {
         &mut self,
         now_ms: u64,
         from: Iface,
-        bytes: &[u8],
+        input: Datagram,
         pkt: &Packet,
         max_fragment: u16,
         pieces: &[usize],
         mut d: Decision,
     ) -> Result<Decision, ProcessError> {
+        let bytes = input.bytes();
         let broadcast = self.topology.is_broadcast(pkt.ip.dst);
         let local = broadcast || self.topology.is_local(pkt.ip.dst);
         let out = self.topology.route(pkt.ip.dst);
@@ -455,7 +481,7 @@ impl Firewall {
                     pkt.ip.dst
                 ))
             });
-            (Hook::Input, None, bytes.to_vec())
+            (Hook::Input, None, input.into_vec())
         } else {
             let error = if pkt.ip.ttl <= 1 {
                 Some((
@@ -514,7 +540,9 @@ impl Firewall {
             self.note(&mut d.trace, || {
                 TraceLine::Route(format!("forward {from} -> {out}"))
             });
-            (Hook::Forward, Some(out), decrement_ttl(bytes))
+            let mut forwarded = input.into_vec();
+            decrement_ttl_in_place(&mut forwarded);
+            (Hook::Forward, Some(out), forwarded)
         };
         let ct_at = d.trace.len().saturating_sub(2);
         let pkt_at_hook = wire::parse(&at_hook)?;
@@ -570,17 +598,18 @@ impl Firewall {
                             && sctp_pull_reshapes(pkt, pieces);
                         let pieces = if sctp_pulled { &[][..] } else { pieces };
                         let size = usize::from(size);
-                        let out = if pieces.len() < 2 && at_hook.len() <= size {
-                            // Fits the link whole: it leaves as it is, without a copy.
-                            vec![std::mem::take(&mut at_hook)]
-                        } else {
-                            defrag::refragment(&at_hook, pieces, size)
-                        };
-                        d.emitted.extend(out.into_iter().map(|bytes| Emitted {
+                        let forwarded = |bytes| Emitted {
                             iface,
                             bytes,
                             kind: "forwarded",
-                        }));
+                        };
+                        if pieces.len() < 2 && at_hook.len() <= size {
+                            // Fits the link whole: it leaves as it is, without a copy.
+                            d.emitted.push(forwarded(std::mem::take(&mut at_hook)));
+                        } else {
+                            let out = defrag::refragment(&at_hook, pieces, size);
+                            d.emitted.extend(out.into_iter().map(forwarded));
+                        }
                     }
                     None => {
                         d.outcome = Outcome::Local;
@@ -916,13 +945,52 @@ fn snapshot(e: &Entry, now_ms: u64) -> CtSnapshot {
 /// The packet as it leaves: TTL decremented, header checksum updated.
 pub fn decrement_ttl(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
+    decrement_ttl_in_place(&mut out);
+    out
+}
+
+/// [`decrement_ttl`] on the datagram itself.
+fn decrement_ttl_in_place(out: &mut [u8]) {
     out[8] = out[8].wrapping_sub(1);
     out[10] = 0;
     out[11] = 0;
     let hl = (out[0] & 0x0f) as usize * 4;
     let c = wire::ipv4_header_checksum(&out[..hl]);
     out[10..12].copy_from_slice(&c.to_be_bytes());
-    out
+}
+
+/// A datagram as the caller gave it: borrowed (the router copies what it sends on)
+/// or handed over (what it sends on leaves in the same buffer).
+enum Datagram<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Datagram<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Datagram::Borrowed(b) => b,
+            Datagram::Owned(v) => v,
+        }
+    }
+
+    /// The first `len` bytes (the IP total length; the parser checked it fits).
+    fn truncate(self, len: usize) -> Self {
+        match self {
+            Datagram::Borrowed(b) => Datagram::Borrowed(&b[..len]),
+            Datagram::Owned(mut v) => {
+                v.truncate(len);
+                Datagram::Owned(v)
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Datagram::Borrowed(b) => b.to_vec(),
+            Datagram::Owned(v) => v,
+        }
+    }
 }
 
 /// Rewrites the IP id of a generated packet and fixes the header checksum.

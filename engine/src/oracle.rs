@@ -231,6 +231,25 @@ fn explain(d: &Decision) -> Value {
 
 /// Replays a kernel-oracle trace; returns a trace of the same shape.
 pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
+    replay_as(trace, Path::Traced)
+}
+
+/// Like [`replay`], the way fast hosts run the engine: tracing off
+/// ([`Firewall::set_tracing`]) and every packet's buffer handed over
+/// ([`Firewall::process_owned`]). The decisions carry no trace; everything the
+/// kernel recorded must come out the same.
+pub fn replay_lean(trace: &Value) -> Result<Value, ReplayError> {
+    replay_as(trace, Path::Lean)
+}
+
+/// How [`replay_as`] drives the firewall.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Traced,
+    Lean,
+}
+
+fn replay_as(trace: &Value, path: Path) -> Result<Value, ReplayError> {
     let steps = trace
         .get("steps")
         .and_then(Value::as_array)
@@ -244,6 +263,7 @@ pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
     let settings = trace_settings(trace);
     let mut fw =
         Firewall::with_rules(settings, &rules).map_err(|e| ReplayError::Rules(e.to_string()))?;
+    fw.set_tracing(path == Path::Traced);
     let mut out_steps = Vec::with_capacity(steps.len());
     let mut clock_ms: u64 = 0;
     for (i, step) in steps.iter().enumerate() {
@@ -276,7 +296,11 @@ pub fn replay(trace: &Value) -> Result<Value, ReplayError> {
                     .ok_or_else(|| bad(format!("step {i}: unknown interface {from_name:?}")))?;
                 rec["from"] = json!(from_name);
                 rec["packet_hex"] = json!(hexstr);
-                match fw.process(now, from, &bytes) {
+                let decision = match path {
+                    Path::Traced => fw.process(now, from, &bytes),
+                    Path::Lean => fw.process_owned(now, from, bytes.clone()),
+                };
+                match decision {
                     Ok(d) => {
                         let (verdict, emitted, forwarded) = classify(&bytes, from, &d);
                         result.insert("verdict".into(), verdict);

@@ -20,6 +20,19 @@ fn fixtures() -> Vec<PathBuf> {
 
 #[test]
 fn engine_agrees_with_every_kernel_trace() {
+    agrees_with_every_kernel_trace(wasmwall::oracle::replay);
+}
+
+/// Tracing off and buffers handed over (as the component and the benchmarks run):
+/// the same verdicts, packets, entries and counters.
+#[test]
+fn lean_engine_agrees_with_every_kernel_trace() {
+    agrees_with_every_kernel_trace(wasmwall::oracle::replay_lean);
+}
+
+fn agrees_with_every_kernel_trace(
+    replay: fn(&Value) -> Result<Value, wasmwall::oracle::ReplayError>,
+) {
     let files = fixtures();
     assert!(!files.is_empty(), "no kernel traces found in tests/kernel");
     let (mut passed, mut diffs) = (0, Vec::new());
@@ -30,7 +43,7 @@ fn engine_agrees_with_every_kernel_trace() {
             .to_string_lossy()
             .replace(".trace.json", "");
         let kernel: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        match wasmwall::oracle::replay(&kernel) {
+        match replay(&kernel) {
             Ok(ours) => {
                 let a = agreement(&name, &kernel, &ours);
                 passed += a.steps_agree;

@@ -41,8 +41,9 @@ pub(crate) struct Walk {
     pub ctmark: Option<u32>,
 }
 
-/// Walks `table` from built-in chain `start`.
-pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
+/// Walks `table` from built-in chain `start`. The steps (and LOG lines) are
+/// recorded only when `record` is set: without a trace nobody reads them.
+pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View, record: bool) -> Walk {
     let kind = table.kind;
     let len = u64::from(v.ctx.packet.ip.total_len);
     let mut stack: Vec<(usize, usize)> = Vec::new();
@@ -65,7 +66,9 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
         let chain = &mut table.chains[c];
         let Some(rule) = chain.rules.get_mut(i) else {
             if chain.policy.is_none() {
-                out.steps.push(step(&chain.name, StepAt::Return));
+                if record {
+                    out.steps.push(step(&chain.name, StepAt::Return));
+                }
                 (c, i) = stack.pop().unwrap_or((start, usize::MAX));
                 continue;
             }
@@ -73,7 +76,9 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
             let policy = chain.policy.unwrap_or(Policy::Accept);
             chain.packets += 1;
             chain.bytes += len;
-            out.steps.push(step(&chain.name, StepAt::Policy(policy)));
+            if record {
+                out.steps.push(step(&chain.name, StepAt::Policy(policy)));
+            }
             out.verdict = match policy {
                 Policy::Accept => Verdict::Accept,
                 Policy::Drop => Verdict::Drop,
@@ -94,7 +99,9 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
             action,
         };
         if let RuleOutcome::Hotdrop = outcome {
-            out.steps.push(step(&chain.name, at(StepAction::Hotdrop)));
+            if record {
+                out.steps.push(step(&chain.name, at(StepAction::Hotdrop)));
+            }
             return decided(out, Verdict::Drop, c, i, v);
         }
         rule.packets += 1;
@@ -123,6 +130,8 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
                 attach(&mut out, v, CtAction::Notrack);
                 (StepAction::Notrack, Next::Continue)
             }
+            // The log line exists only in the recorded steps.
+            Target::Log(_) if !record => (StepAction::Continue, Next::Continue),
             Target::Log(t) => {
                 let entry = LogEntry {
                     level: t.level,
@@ -145,7 +154,9 @@ pub(crate) fn walk(table: &mut Table, start: usize, v: &mut View) -> Walk {
                 (StepAction::Connmark(v.ctmark), Next::Continue)
             }
         };
-        out.steps.push(step(&chain.name, at(action)));
+        if record {
+            out.steps.push(step(&chain.name, at(action)));
+        }
         match next {
             Next::Continue => i += 1,
             Next::Verdict(verdict) => return decided(out, verdict, c, i, v),

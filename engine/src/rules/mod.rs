@@ -161,6 +161,8 @@ impl FilterDecision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ruleset {
     tables: Vec<Table>,
+    /// Whether decisions list their steps (see [`Ruleset::set_recording`]).
+    record_steps: bool,
 }
 
 impl Default for Ruleset {
@@ -168,11 +170,20 @@ impl Default for Ruleset {
     fn default() -> Ruleset {
         Ruleset {
             tables: vec![Table::new(TableKind::Filter)],
+            record_steps: true,
         }
     }
 }
 
 impl Ruleset {
+    /// Whether decisions list their steps (`RawDecision::steps`,
+    /// `FilterDecision::steps`; on by default). Off, the walk records nothing and
+    /// formats no LOG line, and the steps stay empty; verdicts, marks and counters
+    /// are the same.
+    pub fn set_recording(&mut self, on: bool) {
+        self.record_steps = on;
+    }
+
     /// Reads iptables-save text (`*raw` / `*filter` sections, `:CHAIN POLICY [p:b]`,
     /// rules with or without `[p:b]` counters — ignored, as `iptables-restore`
     /// without `-c` does — `COMMIT`, `#` comments) or seed-style lines (`-P CHAIN
@@ -194,7 +205,10 @@ impl Ruleset {
             tables.push(Table::new(TableKind::Filter));
         }
         crate::sort::sort_by_key(&mut tables, |t| t.kind != TableKind::Raw);
-        Ok(Ruleset { tables })
+        Ok(Ruleset {
+            tables,
+            record_steps: true,
+        })
     }
 
     /// Runs one command line as `iptables` would on the loaded rules:
@@ -255,6 +269,7 @@ impl Ruleset {
     /// CtState::Invalid` and no `ct` (after a NOTRACK in the chain, later rules see
     /// UNTRACKED). Hooks without a raw chain accept.
     pub fn raw(&mut self, hook: Hook, ctx: &PacketContext) -> RawDecision {
+        let record = self.record_steps;
         let mut out = RawDecision {
             notrack: false,
             helper: None,
@@ -273,7 +288,7 @@ impl Ruleset {
             return out;
         };
         let mut view = View::new(ctx);
-        let walk = eval::walk(table, start, &mut view);
+        let walk = eval::walk(table, start, &mut view, record);
         match walk.ct {
             Some(CtAction::Notrack) => out.notrack = true,
             Some(CtAction::Template(h)) => out.helper = h,
@@ -289,8 +304,9 @@ impl Ruleset {
     /// Runs the filter table's chain for `hook`, counting. Hooks without a filter
     /// chain (PREROUTING, POSTROUTING) accept.
     pub fn filter(&mut self, hook: Hook, ctx: &PacketContext) -> FilterDecision {
+        let record = self.record_steps;
         let name = hook.chain_name();
-        let accept = FilterDecision {
+        let accept = || FilterDecision {
             verdict: Verdict::Accept,
             chain: name.into(),
             rule: None,
@@ -299,16 +315,16 @@ impl Ruleset {
             ctmark: View::new(ctx).ctmark,
         };
         let Some(table) = self.table_mut(TableKind::Filter) else {
-            return accept;
+            return accept();
         };
         let Some(start) = table
             .index_of(name)
             .filter(|&i| table.chains[i].policy.is_some())
         else {
-            return accept;
+            return accept();
         };
         let mut view = View::new(ctx);
-        let walk = eval::walk(table, start, &mut view);
+        let walk = eval::walk(table, start, &mut view, record);
         FilterDecision {
             verdict: walk.verdict,
             chain: table.chains[walk.chain].name.clone(),

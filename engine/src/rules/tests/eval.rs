@@ -127,6 +127,24 @@ fn user_chains_jump_return_and_goto() {
 }
 
 #[test]
+fn a_walk_without_recording_decides_and_counts_the_same() {
+    let text = "-P FORWARD DROP\n-N A\n-A FORWARD -j LOG --log-prefix x\n-A FORWARD -j A\n\
+                -A A -p tcp -j MARK --set-mark 7\n-A A -p tcp --dport 22 -j ACCEPT";
+    let (mut on, mut off) = (rules(text), rules(text));
+    off.set_recording(false);
+    for p in [tcp(LAN, 1, NET, 22, "S"), tcp(LAN, 1, NET, 23, "S")] {
+        let a = on.filter(Hook::Forward, &p.ctx(CtState::New));
+        let b = off.filter(Hook::Forward, &p.ctx(CtState::New));
+        assert!(!a.steps.is_empty() && b.steps.is_empty());
+        assert_eq!(
+            (a.verdict, &a.chain, a.rule, a.mark),
+            (b.verdict, &b.chain, b.rule, b.mark)
+        );
+    }
+    assert_eq!(on.save(true), off.save(true));
+}
+
+#[test]
 fn addresses_interfaces_protocols_fragments() {
     let p = tcp(LAN, 1000, NET, 80, "S");
     assert_eq!(
