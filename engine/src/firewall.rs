@@ -414,7 +414,9 @@ impl Firewall {
         mut d: Decision,
     ) -> Result<Decision, ProcessError> {
         let bytes = input.bytes();
-        let broadcast = self.topology.is_broadcast(pkt.ip.dst);
+        // 224.0.0.1 is delivered like a broadcast: to INPUT, never answered.
+        let broadcast =
+            self.topology.is_broadcast(pkt.ip.dst) || self.topology.is_joined_group(pkt.ip.dst);
         let local = broadcast || self.topology.is_local(pkt.ip.dst);
         let out = self.topology.route(pkt.ip.dst);
         let tracking = self.tracking();
@@ -466,6 +468,23 @@ impl Firewall {
             .conn
             .and_then(|c| self.conntrack.entry(c))
             .map(|e| e.id);
+
+        // Routing drops martians (see `routing`): a new entry is never confirmed.
+        if let Some(why) = self
+            .topology
+            .martian(pkt.ip.src, pkt.ip.dst, pkt.ip.protocol)
+        {
+            self.conntrack.abort(&tracked);
+            if let Some(ct) = ct.as_mut() {
+                ct.confirmed = false;
+            }
+            push_ct(&mut d.trace, ct);
+            self.note(&mut d.trace, || {
+                TraceLine::Stack(format!("dropped by routing: {why}"))
+            });
+            d.reason.get_or_insert_with(|| why.into());
+            return Ok(d);
+        }
 
         // Routing: TTL and MTU checks happen before the FORWARD chain.
         let (hook, out_iface, mut at_hook) = if local {

@@ -32,6 +32,7 @@ pub mod firewall;
 mod local;
 #[cfg(feature = "oracle")]
 pub mod oracle;
+pub mod routing;
 pub mod rules;
 mod sort;
 pub mod wire;

@@ -32,6 +32,7 @@ use std::net::Ipv4Addr;
 /// IP protocol numbers the engine knows by name.
 pub mod proto {
     pub const ICMP: u8 = 1;
+    pub const IGMP: u8 = 2;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const GRE: u8 = 47;
