@@ -276,7 +276,9 @@ impl Firewall {
 
     /// Replaces the ruleset (the table is kept). On error the old ruleset stays.
     pub fn load_rules(&mut self, text: &str) -> Result<(), RulesError> {
-        self.rules = Ruleset::parse(text)?;
+        let mut rules = Ruleset::parse(text)?;
+        rules.keep_recent_lists_of(&mut self.rules);
+        self.rules = rules;
         self.rules.set_recording(self.traces);
         Ok(())
     }

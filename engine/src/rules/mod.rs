@@ -52,6 +52,8 @@ use crate::conntrack::{ctinfo::CtState, entry::Entry, entry::Helper, tuple::Dire
 use crate::firewall::Topology;
 use crate::wire;
 use eval::CtAction;
+use matches::{Match, RecentLists};
+use std::cell::RefCell;
 use std::sync::Arc;
 use view::View;
 
@@ -163,6 +165,8 @@ pub struct Ruleset {
     tables: Vec<Table>,
     /// Whether decisions list their steps (see [`Ruleset::set_recording`]).
     record_steps: bool,
+    /// The `-m recent` address lists, shared by every rule that names them.
+    recent: RefCell<RecentLists>,
 }
 
 impl Default for Ruleset {
@@ -171,6 +175,7 @@ impl Default for Ruleset {
         Ruleset {
             tables: vec![Table::new(TableKind::Filter)],
             record_steps: true,
+            recent: RefCell::default(),
         }
     }
 }
@@ -205,10 +210,42 @@ impl Ruleset {
             tables.push(Table::new(TableKind::Filter));
         }
         crate::sort::sort_by_key(&mut tables, |t| t.kind != TableKind::Raw);
-        Ok(Ruleset {
+        let mut rules = Ruleset {
             tables,
             record_steps: true,
-        })
+            recent: RefCell::default(),
+        };
+        rules.rebuild_recent();
+        Ok(rules)
+    }
+
+    /// Makes the `-m recent` lists those the rules name (see
+    /// [`RecentLists::rebuild`]), keeping what the lists still named hold.
+    fn rebuild_recent(&mut self) {
+        let old = self.recent.take();
+        let named = self
+            .tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .flat_map(|c| &c.rules)
+            .flat_map(|r| &r.matches)
+            .filter_map(|m| match m {
+                Match::Recent(r) => Some(r),
+                _ => None,
+            });
+        *self.recent.get_mut() = old.rebuild(named);
+    }
+
+    /// Takes over the `-m recent` lists of the rule set this one replaces, as a
+    /// kernel keeps a list while some rule still names it.
+    pub fn keep_recent_lists_of(&mut self, old: &mut Ruleset) {
+        *self.recent.get_mut() = old.recent.take();
+        self.rebuild_recent();
+    }
+
+    /// The `-m recent` lists.
+    pub fn recent_lists(&self) -> std::cell::Ref<'_, RecentLists> {
+        self.recent.borrow()
     }
 
     /// Runs one command line as `iptables` would on the loaded rules:
@@ -221,6 +258,7 @@ impl Ruleset {
     /// same way (so `--dport 22 -p tcp` finds `-p tcp -m tcp --dport 22`).
     pub fn apply_command(&mut self, line: &str) -> Result<(), RulesError> {
         self.tables = parse::command(&self.tables, line, 1)?;
+        self.rebuild_recent();
         Ok(())
     }
 
@@ -236,6 +274,7 @@ impl Ruleset {
             tables = parse::command(&tables, line, i + 1)?;
         }
         self.tables = tables;
+        self.rebuild_recent();
         Ok(())
     }
 
@@ -254,10 +293,6 @@ impl Ruleset {
         self.tables.iter().find(|t| t.kind == kind)
     }
 
-    fn table_mut(&mut self, kind: TableKind) -> Option<&mut Table> {
-        self.tables.iter_mut().find(|t| t.kind == kind)
-    }
-
     /// Runs the raw table's PREROUTING chain, counting (see [`Ruleset::raw`]).
     pub fn raw_prerouting(&mut self, ctx: &PacketContext) -> RawDecision {
         self.raw(Hook::Prerouting, ctx)
@@ -270,6 +305,7 @@ impl Ruleset {
     /// UNTRACKED). Hooks without a raw chain accept.
     pub fn raw(&mut self, hook: Hook, ctx: &PacketContext) -> RawDecision {
         let record = self.record_steps;
+        let recent = &self.recent;
         let mut out = RawDecision {
             notrack: false,
             helper: None,
@@ -278,7 +314,7 @@ impl Ruleset {
             mark: ctx.mark,
             ctmark: View::new(ctx).ctmark,
         };
-        let Some(table) = self.table_mut(TableKind::Raw) else {
+        let Some(table) = self.tables.iter_mut().find(|t| t.kind == TableKind::Raw) else {
             return out;
         };
         let Some(start) = table
@@ -288,6 +324,7 @@ impl Ruleset {
             return out;
         };
         let mut view = View::new(ctx);
+        view.recent = Some(recent);
         let walk = eval::walk(table, start, &mut view, record);
         match walk.ct {
             Some(CtAction::Notrack) => out.notrack = true,
@@ -305,6 +342,7 @@ impl Ruleset {
     /// chain (PREROUTING, POSTROUTING) accept.
     pub fn filter(&mut self, hook: Hook, ctx: &PacketContext) -> FilterDecision {
         let record = self.record_steps;
+        let recent = &self.recent;
         let name = hook.chain_name();
         let accept = || FilterDecision {
             verdict: Verdict::Accept,
@@ -314,7 +352,7 @@ impl Ruleset {
             mark: ctx.mark,
             ctmark: View::new(ctx).ctmark,
         };
-        let Some(table) = self.table_mut(TableKind::Filter) else {
+        let Some(table) = self.tables.iter_mut().find(|t| t.kind == TableKind::Filter) else {
             return accept();
         };
         let Some(start) = table
@@ -324,6 +362,7 @@ impl Ruleset {
             return accept();
         };
         let mut view = View::new(ctx);
+        view.recent = Some(recent);
         let walk = eval::walk(table, start, &mut view, record);
         FilterDecision {
             verdict: walk.verdict,

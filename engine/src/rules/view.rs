@@ -1,9 +1,11 @@
 //! What the matches see of a packet: the IP header fields, the transport bytes at
 //! `thoff` (as `skb_header_pointer` would read them) and the conntrack state.
 
+use super::matches::RecentLists;
 use super::PacketContext;
 use crate::conntrack::entry::Entry;
 use crate::conntrack::{ctinfo::CtState, tuple::Direction};
+use std::cell::RefCell;
 
 pub(crate) struct View<'a> {
     pub ctx: &'a PacketContext<'a>,
@@ -19,6 +21,8 @@ pub(crate) struct View<'a> {
     /// The connection's mark (`ct->mark`), when a connection is attached: `-j
     /// CONNMARK` changes it for the rules after it.
     pub ctmark: Option<u32>,
+    /// The rule set's `-m recent` lists (None outside a rule set's walk).
+    pub recent: Option<&'a RefCell<RecentLists>>,
 }
 
 impl<'a> View<'a> {
@@ -33,6 +37,7 @@ impl<'a> View<'a> {
             ctstate: ctx.ctstate,
             mark: ctx.mark,
             ctmark: None,
+            recent: None,
         };
         view.ctmark = view.entry().map(|e| e.mark);
         view

@@ -19,6 +19,7 @@ pub mod mac;
 pub mod mark;
 pub mod multiport;
 pub mod ports;
+pub mod recent;
 pub mod sctp;
 pub mod tcpudp;
 pub mod tos;
@@ -36,6 +37,7 @@ pub use limit::LimitMatch;
 pub use mark::MarkMatch;
 pub use multiport::{MultiportMatch, PortSide};
 pub use ports::PortRange;
+pub use recent::{RecentLists, RecentMatch, RecentMode};
 pub use sctp::SctpMatch;
 pub use tcpudp::{TcpFlags, TcpMatch, UdpMatch};
 pub use tos::{DscpMatch, TosMatch};
@@ -106,6 +108,8 @@ pub enum Match {
     Dscp(DscpMatch),
     Helper(HelperMatch),
     Connmark(ConnmarkMatch),
+    /// Reads and writes the rule set's address lists.
+    Recent(RecentMatch),
 }
 
 impl Match {
@@ -140,6 +144,7 @@ impl Match {
             Match::Dscp(m) => m.eval(v),
             Match::Helper(m) => m.eval(v),
             Match::Connmark(m) => m.eval(v),
+            Match::Recent(m) => m.eval(v),
         }
     }
 
@@ -165,6 +170,7 @@ impl Match {
             Match::Dscp(m) => m.save(out),
             Match::Helper(m) => m.save(out),
             Match::Connmark(m) => m.save(out),
+            Match::Recent(m) => m.save(out),
         }
     }
 
@@ -191,6 +197,7 @@ impl Match {
             Match::Dscp(m) => m.list(out),
             Match::Helper(m) => m.list(out),
             Match::Connmark(m) => m.list(out),
+            Match::Recent(m) => m.list(out),
         }
     }
 
@@ -227,7 +234,6 @@ const UNSUPPORTED: &[&str] = &[
     "quota",
     "rateest",
     "realm",
-    "recent",
     "rpfilter",
     "set",
     "socket",
@@ -278,6 +284,7 @@ pub(crate) enum Pending {
     Dscp(Option<(DscpMatch, u8)>),
     Helper(Option<HelperMatch>),
     Connmark(Option<ConnmarkMatch>),
+    Recent(recent::PendingRecent),
 }
 
 impl Pending {
@@ -304,6 +311,7 @@ impl Pending {
             "dscp" => Pending::Dscp(None),
             "helper" => Pending::Helper(None),
             "connmark" => Pending::Connmark(None),
+            "recent" => Pending::Recent(recent::PendingRecent::default()),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -333,6 +341,7 @@ impl Pending {
             Pending::Dscp(_) => tos::DSCP_OPTS,
             Pending::Helper(_) => helper::HELPER_OPTS,
             Pending::Connmark(_) => connmark::CONNMARK_OPTS,
+            Pending::Recent(_) => recent::RECENT_OPTS,
         }
     }
 
@@ -391,6 +400,7 @@ impl Pending {
             }
             Pending::Helper(slot) => once(slot, "helper", opt, || HelperMatch::parse(arg, invert)),
             Pending::Mac(slot) => once(slot, "mac", opt, || mac::MacMatch::parse(arg, invert)),
+            Pending::Recent(p) => p.option(spec.id, invert, arg),
         }
     }
 
@@ -439,6 +449,7 @@ impl Pending {
                 .map(Match::Connmark)
                 .ok_or_else(|| must("connmark", "mark")),
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
+            Pending::Recent(p) => p.finish().map(Match::Recent),
         }
     }
 }

@@ -145,6 +145,30 @@ fn a_walk_without_recording_decides_and_counts_the_same() {
 }
 
 #[test]
+fn recent_lists_outlive_a_reload_while_a_rule_names_them() {
+    let text = "-A FORWARD -m recent --set --name A\n-A FORWARD -m recent --set --name B";
+    let mut old = rules(text);
+    old.filter(Hook::Forward, &udp(LAN, 1, NET, 2).ctx(CtState::New));
+    let listed =
+        |r: &crate::rules::Ruleset, name: &str| r.recent_lists().get(name).map(|l| l.len());
+    assert_eq!((listed(&old, "A"), listed(&old, "B")), (Some(1), Some(1)));
+    let mut new = rules(
+        "-A FORWARD -m recent --rcheck --name A -j DROP\n-A FORWARD -m recent --set --name C",
+    );
+    new.keep_recent_lists_of(&mut old);
+    assert_eq!(
+        (listed(&new, "A"), listed(&new, "B"), listed(&new, "C")),
+        (Some(1), None, Some(0))
+    );
+    let d = new.filter(Hook::Forward, &udp(LAN, 1, NET, 2).ctx(CtState::New));
+    assert_eq!(d.rule, Some(1), "A still lists the source");
+    // A rule that needs more stamps than the list keeps empties it.
+    let mut wider = rules("-A FORWARD -m recent --rcheck --hitcount 64 --name A");
+    wider.keep_recent_lists_of(&mut new);
+    assert_eq!(listed(&wider, "A"), Some(0));
+}
+
+#[test]
 fn addresses_interfaces_protocols_fragments() {
     let p = tcp(LAN, 1000, NET, 80, "S");
     assert_eq!(

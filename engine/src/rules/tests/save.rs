@@ -258,6 +258,11 @@ fn realistic_rulesets_round_trip() {
             include_str!("data/corpus/ufw.rules"),
             include_str!("data/corpus/ufw.saved"),
         ),
+        (
+            "recent",
+            include_str!("data/corpus/recent.rules"),
+            include_str!("data/corpus/recent.saved"),
+        ),
     ];
     for (name, input, kernel) in corpus {
         let r = crate::rules::Ruleset::parse(input).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -275,5 +280,5 @@ fn an_unsupported_match_fails_with_its_line() {
     let e =
         crate::rules::Ruleset::parse(include_str!("data/corpus/unsupported.rules")).unwrap_err();
     assert_eq!((e.line, e.column), (6, 58), "{e}");
-    assert_eq!(e.message, "match `recent' is not supported by wasmwall");
+    assert_eq!(e.message, "match `connlimit' is not supported by wasmwall");
 }
