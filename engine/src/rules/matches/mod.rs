@@ -21,6 +21,7 @@ pub mod multiport;
 pub mod ports;
 pub mod recent;
 pub mod sctp;
+pub mod tcpmss;
 pub mod tcpudp;
 pub mod tos;
 pub mod ttl;
@@ -39,6 +40,7 @@ pub use multiport::{MultiportMatch, PortSide};
 pub use ports::PortRange;
 pub use recent::{RecentLists, RecentMatch, RecentMode};
 pub use sctp::SctpMatch;
+pub use tcpmss::TcpmssMatch;
 pub use tcpudp::{TcpFlags, TcpMatch, UdpMatch};
 pub use tos::{DscpMatch, TosMatch};
 pub use ttl::{TtlMatch, TtlMode};
@@ -110,6 +112,7 @@ pub enum Match {
     Connmark(ConnmarkMatch),
     /// Reads and writes the rule set's address lists.
     Recent(RecentMatch),
+    Tcpmss(TcpmssMatch),
 }
 
 impl Match {
@@ -145,6 +148,7 @@ impl Match {
             Match::Helper(m) => m.eval(v),
             Match::Connmark(m) => m.eval(v),
             Match::Recent(m) => m.eval(v),
+            Match::Tcpmss(m) => m.eval(v),
         }
     }
 
@@ -171,6 +175,7 @@ impl Match {
             Match::Helper(m) => m.save(out),
             Match::Connmark(m) => m.save(out),
             Match::Recent(m) => m.save(out),
+            Match::Tcpmss(m) => m.save(out),
         }
     }
 
@@ -198,6 +203,7 @@ impl Match {
             Match::Helper(m) => m.list(out),
             Match::Connmark(m) => m.list(out),
             Match::Recent(m) => m.list(out),
+            Match::Tcpmss(m) => m.list(out),
         }
     }
 
@@ -239,7 +245,6 @@ const UNSUPPORTED: &[&str] = &[
     "socket",
     "statistic",
     "string",
-    "tcpmss",
     "time",
     "u32",
     "udplite",
@@ -285,6 +290,7 @@ pub(crate) enum Pending {
     Helper(Option<HelperMatch>),
     Connmark(Option<ConnmarkMatch>),
     Recent(recent::PendingRecent),
+    Tcpmss(Option<TcpmssMatch>),
 }
 
 impl Pending {
@@ -312,6 +318,7 @@ impl Pending {
             "helper" => Pending::Helper(None),
             "connmark" => Pending::Connmark(None),
             "recent" => Pending::Recent(recent::PendingRecent::default()),
+            "tcpmss" => Pending::Tcpmss(None),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -342,6 +349,7 @@ impl Pending {
             Pending::Helper(_) => helper::HELPER_OPTS,
             Pending::Connmark(_) => connmark::CONNMARK_OPTS,
             Pending::Recent(_) => recent::RECENT_OPTS,
+            Pending::Tcpmss(_) => tcpmss::TCPMSS_OPTS,
         }
     }
 
@@ -401,6 +409,7 @@ impl Pending {
             Pending::Helper(slot) => once(slot, "helper", opt, || HelperMatch::parse(arg, invert)),
             Pending::Mac(slot) => once(slot, "mac", opt, || mac::MacMatch::parse(arg, invert)),
             Pending::Recent(p) => p.option(spec.id, invert, arg),
+            Pending::Tcpmss(slot) => once(slot, "tcpmss", opt, || TcpmssMatch::parse(arg, invert)),
         }
     }
 
@@ -450,6 +459,15 @@ impl Pending {
                 .ok_or_else(|| must("connmark", "mark")),
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
             Pending::Recent(p) => p.finish().map(Match::Recent),
+            Pending::Tcpmss(m) => {
+                let m = m.ok_or_else(|| must("tcpmss", "mss"))?;
+                // The kernel refuses the rule (EINVAL) unless it is for TCP.
+                need(
+                    6,
+                    "tcpmss: the kernel accepts this match only with `-p tcp'",
+                )
+                .map(|_| Match::Tcpmss(m))
+            }
         }
     }
 }
