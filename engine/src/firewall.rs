@@ -425,7 +425,8 @@ impl Firewall {
 
         // PREROUTING: the raw table, then conntrack.
         let mut tpl = Template::default();
-        let ctx = self.context(bytes, pkt, Some(from), None, CtState::Invalid, None, now_ms);
+        let mut ctx = self.context(bytes, pkt, Some(from), None, CtState::Invalid, None, now_ms);
+        ctx.conntrack = Some(&self.conntrack);
         let raw = self.rules.raw(Hook::Prerouting, &ctx);
         if self.traces {
             rule_lines(&raw.steps, &mut d.trace);
@@ -580,6 +581,7 @@ impl Firewall {
             now_ms,
             mark,
             topology: self.topology,
+            conntrack: Some(&self.conntrack),
         };
         let decision = self.rules.filter(hook, &ctx);
         if let (Some(conn), Some(ctmark)) = (tracked.conn, decision.ctmark) {
@@ -821,6 +823,7 @@ impl Firewall {
             now_ms,
             mark: 0,
             topology: self.topology,
+            conntrack: None,
         };
         let raw = self.rules.raw(Hook::Output, &ctx);
         if self.traces {
@@ -852,6 +855,10 @@ impl Firewall {
                 });
             }
         }
+        let ctx = PacketContext {
+            conntrack: Some(&self.conntrack),
+            ..ctx
+        };
         let filter = self.rules.filter(Hook::Output, &ctx);
         if self.traces {
             rule_lines(&filter.steps, trace);
@@ -896,6 +903,7 @@ impl Firewall {
             now_ms,
             mark: 0,
             topology: self.topology,
+            conntrack: None,
         }
     }
 
@@ -933,7 +941,7 @@ fn sctp_pull_reshapes(pkt: &Packet, pieces: &[usize]) -> bool {
 /// The tuple under which a packet's own entry would be found (`nf_ct_get_tuple`);
 /// None for ICMP errors (they find the entry of the packet they quote) and for
 /// packets conntrack cannot read.
-fn lookup_tuple(bytes: &[u8], pkt: &Packet) -> Option<Tuple> {
+pub(crate) fn lookup_tuple(bytes: &[u8], pkt: &Packet) -> Option<Tuple> {
     let ip = &pkt.ip;
     Some(match &pkt.l4 {
         L4::Tcp(t) => Tuple::ports(wire::proto::TCP, ip.src, t.sport, ip.dst, t.dport),

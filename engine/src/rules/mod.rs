@@ -98,6 +98,9 @@ pub struct PacketContext<'a> {
     pub mark: u32,
     /// The router's addresses (`-m addrtype` classifies addresses by them).
     pub topology: Topology,
+    /// The connection table, for matches that count connections (`-m connlimit`);
+    /// None counts every connection as gone.
+    pub conntrack: Option<&'a crate::conntrack::Conntrack>,
 }
 
 /// A packet's fate.

@@ -7,6 +7,7 @@
 
 pub mod addrtype;
 pub mod comment;
+pub mod connlimit;
 pub mod connmark;
 pub mod conntrack;
 pub mod dccp;
@@ -27,6 +28,7 @@ pub mod tos;
 pub mod ttl;
 
 pub use addrtype::{AddrType, AddrtypeMatch, IfaceLimit, TypeTest};
+pub use connlimit::ConnlimitMatch;
 pub use connmark::{ConnmarkMatch, ConnmarkMode, ConnmarkTarget};
 pub use conntrack::{ConntrackMatch, CtAddr, CtPorts, StateMatch};
 pub use dccp::DccpMatch;
@@ -113,6 +115,8 @@ pub enum Match {
     /// Reads and writes the rule set's address lists.
     Recent(RecentMatch),
     Tcpmss(TcpmssMatch),
+    /// Counts connections per address, in lists the rule keeps.
+    Connlimit(ConnlimitMatch),
 }
 
 impl Match {
@@ -149,6 +153,7 @@ impl Match {
             Match::Connmark(m) => m.eval(v),
             Match::Recent(m) => m.eval(v),
             Match::Tcpmss(m) => m.eval(v),
+            Match::Connlimit(m) => m.eval(v),
         }
     }
 
@@ -176,6 +181,7 @@ impl Match {
             Match::Connmark(m) => m.save(out),
             Match::Recent(m) => m.save(out),
             Match::Tcpmss(m) => m.save(out),
+            Match::Connlimit(m) => m.save(out),
         }
     }
 
@@ -204,6 +210,7 @@ impl Match {
             Match::Connmark(m) => m.list(out),
             Match::Recent(m) => m.list(out),
             Match::Tcpmss(m) => m.list(out),
+            Match::Connlimit(m) => m.list(out),
         }
     }
 
@@ -211,7 +218,11 @@ impl Match {
     pub fn uses_conntrack(&self) -> bool {
         matches!(
             self,
-            Match::State(_) | Match::Conntrack(_) | Match::Helper(_) | Match::Connmark(_)
+            Match::State(_)
+                | Match::Conntrack(_)
+                | Match::Helper(_)
+                | Match::Connmark(_)
+                | Match::Connlimit(_)
         )
     }
 }
@@ -224,7 +235,6 @@ const UNSUPPORTED: &[&str] = &[
     "cluster",
     "connbytes",
     "connlabel",
-    "connlimit",
     "cpu",
     "devgroup",
     "ecn",
@@ -291,6 +301,7 @@ pub(crate) enum Pending {
     Connmark(Option<ConnmarkMatch>),
     Recent(recent::PendingRecent),
     Tcpmss(Option<TcpmssMatch>),
+    Connlimit(connlimit::PendingConnlimit),
 }
 
 impl Pending {
@@ -319,6 +330,7 @@ impl Pending {
             "connmark" => Pending::Connmark(None),
             "recent" => Pending::Recent(recent::PendingRecent::default()),
             "tcpmss" => Pending::Tcpmss(None),
+            "connlimit" => Pending::Connlimit(connlimit::PendingConnlimit::default()),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -350,6 +362,7 @@ impl Pending {
             Pending::Connmark(_) => connmark::CONNMARK_OPTS,
             Pending::Recent(_) => recent::RECENT_OPTS,
             Pending::Tcpmss(_) => tcpmss::TCPMSS_OPTS,
+            Pending::Connlimit(_) => connlimit::CONNLIMIT_OPTS,
         }
     }
 
@@ -409,6 +422,7 @@ impl Pending {
             Pending::Helper(slot) => once(slot, "helper", opt, || HelperMatch::parse(arg, invert)),
             Pending::Mac(slot) => once(slot, "mac", opt, || mac::MacMatch::parse(arg, invert)),
             Pending::Recent(p) => p.option(spec.id, invert, arg),
+            Pending::Connlimit(p) => p.option(spec.id, invert, arg),
             Pending::Tcpmss(slot) => once(slot, "tcpmss", opt, || TcpmssMatch::parse(arg, invert)),
         }
     }
@@ -459,6 +473,7 @@ impl Pending {
                 .ok_or_else(|| must("connmark", "mark")),
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
             Pending::Recent(p) => p.finish().map(Match::Recent),
+            Pending::Connlimit(p) => p.finish().map(Match::Connlimit),
             Pending::Tcpmss(m) => {
                 let m = m.ok_or_else(|| must("tcpmss", "mss"))?;
                 // The kernel refuses the rule (EINVAL) unless it is for TCP.

@@ -45,6 +45,7 @@ impl Pkt {
             now_ms: 0,
             mark: 0,
             topology: crate::firewall::Topology::default(),
+            conntrack: None,
         }
     }
 }

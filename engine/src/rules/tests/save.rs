@@ -263,6 +263,11 @@ fn realistic_rulesets_round_trip() {
             include_str!("data/corpus/recent.rules"),
             include_str!("data/corpus/recent.saved"),
         ),
+        (
+            "limits",
+            include_str!("data/corpus/limits.rules"),
+            include_str!("data/corpus/limits.saved"),
+        ),
     ];
     for (name, input, kernel) in corpus {
         let r = crate::rules::Ruleset::parse(input).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -280,5 +285,5 @@ fn an_unsupported_match_fails_with_its_line() {
     let e =
         crate::rules::Ruleset::parse(include_str!("data/corpus/unsupported.rules")).unwrap_err();
     assert_eq!((e.line, e.column), (6, 58), "{e}");
-    assert_eq!(e.message, "match `connlimit' is not supported by wasmwall");
+    assert_eq!(e.message, "match `hashlimit' is not supported by wasmwall");
 }
