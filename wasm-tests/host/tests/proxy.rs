@@ -245,7 +245,7 @@ fn the_proxy_passes_allowed_connections_and_refuses_the_others() {
     assert_eq!(lines.len(), 2, "{table}");
     for port in [small, big] {
         let want = format!(
-            "src=127.0.0.1 dst=127.0.0.1 sport={port} dport={} src=127.0.0.1 dst=127.0.0.1 sport={} dport={port} [ASSURED]",
+            "src=192.168.1.11 dst=203.0.113.11 sport={port} dport={} src=203.0.113.11 dst=192.168.1.11 sport={} dport={port} [ASSURED]",
             allowed.addr.port(),
             allowed.addr.port()
         );

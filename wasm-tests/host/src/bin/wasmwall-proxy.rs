@@ -9,7 +9,9 @@
 //!
 //! The proxy is the router between its clients (the `lan` side) and the upstreams (the
 //! `wan` side). Every connection it joins is described to the component as the IPv4
-//! packets a router would see between the client's address and the upstream's: the SYN
+//! packets a router would see between the client and the upstream, each loopback
+//! address standing in as a host of the router's networks (client 127.0.0.1 is
+//! 192.168.1.11, upstream 127.0.0.1 is 203.0.113.11; see `as_routed`): the SYN
 //! when a client connects, the SYN-ACK and ACK once the upstream accepts, a PSH-ACK data
 //! segment (at most 1460 bytes, with real sequence numbers) for every piece of data and
 //! the receiver's ACK, FIN-ACK and ACK when a side closes, RST when one fails. The proxy
@@ -25,7 +27,7 @@
 
 use socket2::SockRef;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -152,6 +154,19 @@ impl Side {
     }
 }
 
+/// The address the component sees for a loopback endpoint. A router drops packets
+/// from or to 127.0.0.0/8 as martians, so the proxy's endpoints stand in as hosts of
+/// the router's networks, ports kept: a client 127.x.y.C is 192.168.1.(10 + C mod 240)
+/// on `lan`, an upstream 127.x.y.C is 203.0.113.(10 + C mod 240) beyond `wan`.
+fn as_routed(side: Side, addr: SocketAddrV4) -> SocketAddrV4 {
+    let host = 10 + addr.ip().octets()[3] % 240;
+    let ip = match side {
+        Side::Client => Ipv4Addr::new(192, 168, 1, host),
+        Side::Upstream => Ipv4Addr::new(203, 0, 113, host),
+    };
+    SocketAddrV4::new(ip, addr.port())
+}
+
 /// What the proxy shares between its threads: the component and the clock.
 struct Shared {
     fw: Mutex<Firewall>,
@@ -174,9 +189,13 @@ impl Shared {
 
     /// The packet `from` sends with `flags` and `payload`, advancing its sequence number.
     fn segment(&self, flow: &mut Flow, from: Side, flags: &str, payload: &[u8]) -> Packet {
+        let (client, upstream) = (
+            as_routed(Side::Client, flow.client),
+            as_routed(Side::Upstream, flow.upstream),
+        );
         let (src, dst) = match from {
-            Side::Client => (flow.client, flow.upstream),
-            Side::Upstream => (flow.upstream, flow.client),
+            Side::Client => (client, upstream),
+            Side::Upstream => (upstream, client),
         };
         let seq = flow.next[from as usize];
         let ack = if flags.contains('A') {
