@@ -54,31 +54,47 @@ impl LengthMatch {
         Outcome::from((self.min <= len && len <= self.max) != self.invert)
     }
 
-    fn range(&self) -> String {
-        if self.min == self.max {
-            self.min.to_string()
-        } else {
-            format!("{}:{}", self.min, self.max)
-        }
-    }
-
     pub(crate) fn save(&self, out: &mut String) {
-        out.push_str(" -m length");
-        if self.invert {
-            out.push_str(" !");
-        }
-        out.push_str(" --length ");
-        out.push_str(&self.range());
+        save_range(out, "length", "length", (self.min, self.max), self.invert);
     }
 
     /// `iptables -L`: ` length [!]RANGE`.
     pub(crate) fn list(&self, out: &mut String) {
-        out.push_str(" length ");
-        if self.invert {
-            out.push('!');
-        }
-        out.push_str(&self.range());
+        list_range(out, "length", (self.min, self.max), self.invert);
     }
+}
+
+/// `MIN` or `MIN:MAX`.
+fn range_text((min, max): (u16, u16)) -> String {
+    if min == max {
+        min.to_string()
+    } else {
+        format!("{min}:{max}")
+    }
+}
+
+/// ` -m MATCH [!] --OPT RANGE`, as iptables-save prints a range match.
+pub(crate) fn save_range(out: &mut String, name: &str, opt: &str, range: (u16, u16), invert: bool) {
+    out.push_str(" -m ");
+    out.push_str(name);
+    if invert {
+        out.push_str(" !");
+    }
+    out.push_str(" --");
+    out.push_str(opt);
+    out.push(' ');
+    out.push_str(&range_text(range));
+}
+
+/// ` LABEL [!]RANGE`, as `iptables -L` prints a range match.
+pub(crate) fn list_range(out: &mut String, label: &str, range: (u16, u16), invert: bool) {
+    out.push(' ');
+    out.push_str(label);
+    out.push(' ');
+    if invert {
+        out.push('!');
+    }
+    out.push_str(&range_text(range));
 }
 
 #[cfg(test)]

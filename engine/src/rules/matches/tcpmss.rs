@@ -4,7 +4,7 @@
 //! matches only under `!`. The kernel takes the rule only with `-p tcp`, and drops a
 //! segment whose data offset or options cannot be read (hotdrop).
 
-use super::length::parse_u32_range;
+use super::length::{list_range, parse_u32_range, save_range};
 use super::{OptSpec, Outcome};
 use crate::rules::view::View;
 
@@ -60,30 +60,13 @@ impl TcpmssMatch {
         Outcome::from(self.invert)
     }
 
-    fn range(&self) -> String {
-        if self.min == self.max {
-            self.min.to_string()
-        } else {
-            format!("{}:{}", self.min, self.max)
-        }
-    }
-
     pub(crate) fn save(&self, out: &mut String) {
-        out.push_str(" -m tcpmss");
-        if self.invert {
-            out.push_str(" !");
-        }
-        out.push_str(" --mss ");
-        out.push_str(&self.range());
+        save_range(out, "tcpmss", "mss", (self.min, self.max), self.invert);
     }
 
     /// `iptables -L`: ` tcpmss match [!]RANGE`.
     pub(crate) fn list(&self, out: &mut String) {
-        out.push_str(" tcpmss match ");
-        if self.invert {
-            out.push('!');
-        }
-        out.push_str(&self.range());
+        list_range(out, "tcpmss match", (self.min, self.max), self.invert);
     }
 }
 
