@@ -22,6 +22,7 @@ pub mod multiport;
 pub mod ports;
 pub mod recent;
 pub mod sctp;
+pub mod string;
 pub mod tcpmss;
 pub mod tcpudp;
 pub mod tos;
@@ -42,6 +43,7 @@ pub use multiport::{MultiportMatch, PortSide};
 pub use ports::PortRange;
 pub use recent::{RecentLists, RecentMatch, RecentMode};
 pub use sctp::SctpMatch;
+pub use string::StringMatch;
 pub use tcpmss::TcpmssMatch;
 pub use tcpudp::{TcpFlags, TcpMatch, UdpMatch};
 pub use tos::{DscpMatch, TosMatch};
@@ -117,6 +119,7 @@ pub enum Match {
     Tcpmss(TcpmssMatch),
     /// Counts connections per address, in lists the rule keeps.
     Connlimit(ConnlimitMatch),
+    String(StringMatch),
 }
 
 impl Match {
@@ -154,6 +157,7 @@ impl Match {
             Match::Recent(m) => m.eval(v),
             Match::Tcpmss(m) => m.eval(v),
             Match::Connlimit(m) => m.eval(v),
+            Match::String(m) => m.eval(v),
         }
     }
 
@@ -182,6 +186,7 @@ impl Match {
             Match::Recent(m) => m.save(out),
             Match::Tcpmss(m) => m.save(out),
             Match::Connlimit(m) => m.save(out),
+            Match::String(m) => m.save(out),
         }
     }
 
@@ -211,6 +216,7 @@ impl Match {
             Match::Recent(m) => m.list(out),
             Match::Tcpmss(m) => m.list(out),
             Match::Connlimit(m) => m.list(out),
+            Match::String(m) => m.list(out),
         }
     }
 
@@ -254,7 +260,6 @@ const UNSUPPORTED: &[&str] = &[
     "set",
     "socket",
     "statistic",
-    "string",
     "time",
     "u32",
     "udplite",
@@ -302,6 +307,7 @@ pub(crate) enum Pending {
     Recent(recent::PendingRecent),
     Tcpmss(Option<TcpmssMatch>),
     Connlimit(connlimit::PendingConnlimit),
+    String(string::PendingString),
 }
 
 impl Pending {
@@ -331,6 +337,7 @@ impl Pending {
             "recent" => Pending::Recent(recent::PendingRecent::default()),
             "tcpmss" => Pending::Tcpmss(None),
             "connlimit" => Pending::Connlimit(connlimit::PendingConnlimit::default()),
+            "string" => Pending::String(string::PendingString::default()),
             _ if UNSUPPORTED.contains(&name) => {
                 return Err(format!("match `{name}' is not supported by wasmwall"))
             }
@@ -363,6 +370,7 @@ impl Pending {
             Pending::Recent(_) => recent::RECENT_OPTS,
             Pending::Tcpmss(_) => tcpmss::TCPMSS_OPTS,
             Pending::Connlimit(_) => connlimit::CONNLIMIT_OPTS,
+            Pending::String(_) => string::STRING_OPTS,
         }
     }
 
@@ -423,6 +431,7 @@ impl Pending {
             Pending::Mac(slot) => once(slot, "mac", opt, || mac::MacMatch::parse(arg, invert)),
             Pending::Recent(p) => p.option(spec.id, invert, arg),
             Pending::Connlimit(p) => p.option(spec.id, invert, arg),
+            Pending::String(p) => p.option(spec.id, invert, arg),
             Pending::Tcpmss(slot) => once(slot, "tcpmss", opt, || TcpmssMatch::parse(arg, invert)),
         }
     }
@@ -474,6 +483,7 @@ impl Pending {
             Pending::Mac(m) => Err(m.ok_or_else(|| must("mac", "mac-source"))?.refusal()),
             Pending::Recent(p) => p.finish().map(Match::Recent),
             Pending::Connlimit(p) => p.finish().map(Match::Connlimit),
+            Pending::String(p) => p.finish().map(Match::String),
             Pending::Tcpmss(m) => {
                 let m = m.ok_or_else(|| must("tcpmss", "mss"))?;
                 // The kernel refuses the rule (EINVAL) unless it is for TCP.

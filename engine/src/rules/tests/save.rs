@@ -268,6 +268,11 @@ fn realistic_rulesets_round_trip() {
             include_str!("data/corpus/limits.rules"),
             include_str!("data/corpus/limits.saved"),
         ),
+        (
+            "string",
+            include_str!("data/corpus/string.rules"),
+            include_str!("data/corpus/string.saved"),
+        ),
     ];
     for (name, input, kernel) in corpus {
         let r = crate::rules::Ruleset::parse(input).unwrap_or_else(|e| panic!("{name}: {e}"));
